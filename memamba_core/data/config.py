@@ -238,12 +238,19 @@ def _discover(root: Path, data: dict, source: Path | None) -> CohortConfig:
     )
 
 
+def _header_or_empty(path: Path) -> list[str]:
+    from .tables import read_header
+
+    try:
+        return read_header(path)
+    except InputError:  # not a readable table (e.g. a .zip of slides): not a candidate
+        return []
+
+
 def _discover_labels(root: Path, exclude: set) -> Path | None:
     """The label CSV of a folder: the one table at the top level that is not a
     signatures / pathways / genomics / split file. With several, the one(s)
     whose header has ``case_id`` and ``survival_months``; still several is an error."""
-    from .tables import read_header
-
     cands = sorted(
         p for p in root.iterdir()
         if _is_table(p) and p.resolve() not in exclude and not _SPLIT_RE.match(p.name)
@@ -251,7 +258,7 @@ def _discover_labels(root: Path, exclude: set) -> Path | None:
     )
     if len(cands) <= 1:
         return resolve_inside(root, cands[0], what="label CSV") if cands else None
-    with_labels = [p for p in cands if {"case_id", "survival_months"} <= set(read_header(p))]
+    with_labels = [p for p in cands if {"case_id", "survival_months"} <= set(_header_or_empty(p))]
     if len(with_labels) == 1:
         return resolve_inside(root, with_labels[0], what="label CSV")
     names = ", ".join(p.name for p in (with_labels or cands))

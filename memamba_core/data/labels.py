@@ -138,16 +138,14 @@ def parse_labels(df: pd.DataFrame, path: Path) -> LabelTable:
                 f"({row_list(rows)}); kept the first non-empty one."
             )
     indices = groups.indices
-    firsts = df[clinical_cols].groupby(work["case_id"], sort=False).first() if clinical_cols else None
+    firsts = df[clinical_cols].groupby(work["case_id"], sort=False).first().to_dict("index") if clinical_cols else {}
     patients: list[Patient] = []
     first_row: dict[str, int] = {}
     for case_id in pd.unique(work["case_id"]):
         rows = indices[case_id]
         r0 = int(rows[0])
         slides = tuple(dict.fromkeys(s for s in work["slide_id"].iloc[rows] if isinstance(s, str)))
-        clinical = {}
-        if firsts is not None:
-            clinical = {c: _python(v) for c, v in firsts.loc[case_id].items() if not pd.isna(v)}
+        clinical = {c: _python(v) for c, v in firsts.get(case_id, {}).items() if not pd.isna(v)}
         patients.append(
             Patient(
                 case_id=str(case_id),

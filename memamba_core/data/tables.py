@@ -44,13 +44,11 @@ def read_table(path: Path, *, drop_unnamed: bool = True) -> pd.DataFrame:
     index column without a header). Returns a DataFrame with a fresh RangeIndex (row i is the i-th data row,
     shown to users as row i + 1).
     """
-    header = read_header(path)
-    dtype = {c: str for c in ID_COLUMNS if c in header}
-    df = _read(path, dtype=dtype, low_memory=False)
+    df = _read(path, dtype={c: str for c in ID_COLUMNS}, low_memory=False)
     if drop_unnamed:
         df = df.loc[:, [not str(c).startswith("Unnamed:") for c in df.columns]]
     df.columns = [str(c).strip() for c in df.columns]
-    for c in dtype:
+    for c in ID_COLUMNS:
         if c in df.columns:
             df[c] = df[c].str.strip().replace("", pd.NA)
     return df.reset_index(drop=True)

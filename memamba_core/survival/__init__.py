@@ -8,6 +8,8 @@ from .discrete import (
     risk_from_survival,
     survival_from_hazards,
 )
+from .km import KMCurve, KMResult, hazard_ratios, km_curve, km_groups, logrank, number_at_risk, risk_groups
+from .metrics import Estimate, c_index_ci, concordance, integrated_brier, ipcw_c_index, time_dependent_auc
 
 __all__ = [
     "assign_bins",
@@ -16,4 +18,18 @@ __all__ = [
     "nll_loss",
     "risk_from_survival",
     "survival_from_hazards",
+    "Estimate",
+    "c_index_ci",
+    "concordance",
+    "integrated_brier",
+    "ipcw_c_index",
+    "time_dependent_auc",
+    "KMCurve",
+    "KMResult",
+    "hazard_ratios",
+    "km_curve",
+    "km_groups",
+    "logrank",
+    "number_at_risk",
+    "risk_groups",
 ]

@@ -1,0 +1,344 @@
+"""The ``memamba`` command: demo cohort, feature extraction, training, evaluation, prediction, ablations, benchmarks.
+
+Every subcommand's ``--help`` describes its inputs, outputs and an example.
+Bad input (an :class:`~memamba_core.errors.InputError`) prints its message and
+exits with status 2 — never a traceback. Ctrl-C exits 130; rerunning the same
+``train`` / ``ablate`` command resumes where it stopped.
+
+Multi-process training uses torchrun (PyTorch's launcher) with the same arguments::
+
+    torchrun --nproc_per_node 2 -m memamba_core.cli train COHORT --out runs/x
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .errors import InputError
+
+__all__ = ["main", "build_parser"]
+
+_EPILOG_TRAIN = """\
+inputs:  COHORT — a cohort folder in the MCAT/CLAM layout or a cohort.toml (see docs/data.md).
+outputs: the run folder --out: config.json, fold_<k>/model.safetensors + meta.json + predictions.csv,
+         oof_predictions.csv, summary.json (per-fold and mean/std metrics), progress.jsonl (live log).
+resume:  rerun the same command on the same --out: finished folds are skipped, never rewritten.
+         A folder made with other settings is refused (use a new --out, or --force to move old results aside).
+honesty: the reported score never selects on the fold it reports (--selection last, or inner_val: best
+         epoch on an inner split of the training fold).
+
+examples:
+  memamba train ~/.cache/memamba/demo-full --out runs/demo
+  memamba train /data/tcga_blca --out runs/blca_gen --modalities genomics --epochs 30 --lr 5e-4
+  memamba train /data/tcga_blca --out runs/blca_snn --model snn --config my_train.json
+  torchrun --nproc_per_node 2 -m memamba_core.cli train /data/demo --out runs/ddp
+"""
+
+
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    from .train.config import TrainConfig
+
+    d = TrainConfig.__dataclass_fields__
+    g = p.add_argument_group("training (defaults from TrainConfig; --config JSON sets many at once)")
+    g.add_argument("--config", type=Path, help="JSON file of TrainConfig fields (a run folder's config.json works too); flags override it")
+    g.add_argument("--optimizer", choices=("adam", "adamw"), help=f"optimiser (default {d['optimizer'].default})")
+    g.add_argument("--lr", type=float, help=f"learning rate (default {d['lr'].default})")
+    g.add_argument("--weight-decay", type=float, help=f"weight decay (default {d['weight_decay'].default})")
+    g.add_argument("--epochs", type=int, help=f"epochs per fold (default {d['epochs'].default})")
+    g.add_argument("--grad-accum", type=int, help=f"patients per optimiser step (default {d['grad_accum'].default})")
+    g.add_argument("--alpha-surv", type=float, help="up-weighting of the uncensored NLL term, in [0, 1] (default 0)")
+    g.add_argument("--seed", type=int, help="seed for init, order, dropout, patch subsampling and generated folds (default 0)")
+    g.add_argument("--selection", choices=("last", "inner_val"), help="model selection: last epoch (default) or best epoch on an inner split")
+    g.add_argument("--max-train-patches", type=int, help=f"random patch subsample per bag when training, 0 = all (default {d['max_train_patches'].default})")
+    g.add_argument("--n-bins", type=int, help="K time bins (default 4)")
+    g.add_argument("--num-threads", type=int, help="torch CPU threads, 0 = torch default")
+    g.add_argument("--folds", choices=("auto", "splits", "generated"), help="split files of the cohort (auto: if present) or generated stratified folds")
+    g.add_argument("--n-folds", type=int, help="number of generated folds (default 5)")
+    g.add_argument("--eval-every", type=int, help="log the validation C-index every N epochs (0 = at the end only)")
+    m = p.add_argument_group("model (any ModelConfig field via --set FIELD=VALUE)")
+    m.add_argument("--model", dest="model_name", choices=("memamba", "abmil", "snn", "mambamil", "late_fusion"), help="architecture (default memamba)")
+    m.add_argument("--modalities", choices=("both", "pathology", "genomics"), help="inputs used by memamba/late_fusion (default both)")
+    m.add_argument("--d-model", type=int, help="model width d (default 256)")
+    m.add_argument("--set", dest="model_set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="set a ModelConfig field, e.g. --set ot=sinkhorn --set n_layers=1 (repeatable)")
+    o = p.add_argument_group("run")
+    o.add_argument("--out", type=Path, required=True, help="run folder to create or resume")
+    o.add_argument("--force", action="store_true", help="if --out was made with other settings, move its results to replaced-<time>/ and start afresh")
+    o.add_argument("--no-progress", action="store_true", help="no progress bar (progress.jsonl is written anyway)")
+
+
+def _parse_value(field: dataclasses.Field, text: str, name: str):
+    default = field.default if field.default is not dataclasses.MISSING else None
+    try:
+        if isinstance(default, bool):
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            return float(text)
+        if isinstance(default, tuple):
+            return tuple(int(x) for x in text.split(",") if x.strip())
+        return text
+    except ValueError:
+        raise InputError(f"--set {name}={text}: not a valid {type(default).__name__} value for {name}.") from None
+
+
+def _train_config(args) -> "TrainConfig":
+    from .models import ModelConfig
+    from .train.config import TrainConfig
+
+    cfg = TrainConfig.from_json(args.config) if args.config else TrainConfig()
+    flags = {
+        "optimizer": args.optimizer, "lr": args.lr, "weight_decay": args.weight_decay, "epochs": args.epochs,
+        "grad_accum": args.grad_accum, "alpha_surv": args.alpha_surv, "seed": args.seed, "selection": args.selection,
+        "max_train_patches": args.max_train_patches, "n_bins": args.n_bins, "num_threads": args.num_threads,
+        "folds": args.folds, "n_folds": args.n_folds, "eval_every": args.eval_every,
+    }
+    model = {"model": args.model_name, "modalities": args.modalities, "d_model": args.d_model}
+    fields = {f.name: f for f in dataclasses.fields(ModelConfig)}
+    for item in args.model_set:
+        name, sep, value = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in fields:
+            raise InputError(f"--set {item}: expected FIELD=VALUE with FIELD one of {', '.join(fields)}.")
+        model[name] = _parse_value(fields[name], value.strip(), name)
+    model = {k: v for k, v in model.items() if v is not None}
+    try:
+        mcfg = dataclasses.replace(cfg.model, **model)
+    except (TypeError, ValueError) as err:
+        raise InputError(f"model settings: {err}.") from err
+    return cfg.replace(model=mcfg, **{k: v for k, v in flags.items() if v is not None})
+
+
+# ---------------------------------------------------------------- commands
+
+
+def _cmd_demo(args) -> int:
+    from .demo import ensure_demo
+
+    path = ensure_demo(args.profile)
+    print(f"demo cohort: {path}")
+    if args.model:
+        from .train.demo_model import ensure_demo_model
+
+        print(f"demo model: {ensure_demo_model(args.profile, progress=not args.no_progress)}")
+    return 0
+
+
+def _cmd_extract(args) -> int:
+    from .features import builtin_encoder, extract_folder, load_encoder
+
+    encoder = builtin_encoder() if args.encoder == "builtin" else load_encoder(args.encoder, args.weights)
+    result = extract_folder(args.slides, args.out, encoder)
+    print(f"features written to {args.out} ({result if result is not None else 'done'})")
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from .data import load_cohort
+    from .train.cv import train_cv
+    from .train.distributed import init_distributed, shutdown_distributed
+
+    cfg = _train_config(args)
+    cohort = load_cohort(args.cohort)
+    d = init_distributed()
+    try:
+        summary = train_cv(cohort, cfg, args.out, force=args.force, dist=d, progress=not args.no_progress)
+    finally:
+        shutdown_distributed(d)
+    if d.is_main:
+        _print_summary(summary, Path(args.out))
+    return 0
+
+
+def _print_summary(summary: dict, out: Path) -> None:
+    for f in summary.get("folds", []):
+        print(f"fold {f['fold']}: C-index {_fmt(f.get('c_index'))}  IPCW {_fmt(f.get('ipcw_c_index'))}  "
+              f"IBS {_fmt(f.get('integrated_brier'))}  AUC {_fmt(f.get('mean_auc'))}  (n={f.get('n')}, events={f.get('n_events')})")
+    mean, std = summary.get("mean", {}), summary.get("std", {})
+    print(f"mean C-index {_fmt(mean.get('c_index'))} ± {_fmt(std.get('c_index'))} over {summary.get('n_folds_finished')} folds")
+    print(f"run folder: {out}")
+
+
+def _fmt(v) -> str:
+    return "n/a" if v is None else f"{v:.4f}"
+
+
+def _cmd_evaluate(args) -> int:
+    from .paths import atomic_write_text
+    from .train.evaluate import evaluate_run
+
+    res = evaluate_run(args.run, n_boot=args.n_boot, seed=args.seed, level=args.level)
+    for f in res["folds"]:
+        ci = f.get("c_index_ci")
+        ci_txt = f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "n/a"
+        print(f"fold {f['fold']}: C-index {_fmt(f.get('c_index'))} {ci_txt}  IPCW {_fmt(f.get('ipcw_c_index'))}  "
+              f"IBS {_fmt(f.get('integrated_brier'))}  AUC {_fmt(f.get('mean_auc'))}")
+    p = res.get("pooled_c_index") or {}
+    print(f"mean C-index {_fmt(res['mean'].get('c_index'))} ± {_fmt(res['std'].get('c_index'))}")
+    if "value" in p:
+        print(f"pooled out-of-fold C-index {p['value']:.4f} [{p['low']:.4f}, {p['high']:.4f}] ({int(p['level'] * 100)}% bootstrap, n_boot={p['n_boot']})")
+    if args.json:
+        atomic_write_text(args.json, json.dumps(res, indent=2, sort_keys=True, default=str))
+        print(f"written: {args.json}")
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    from .data import load_cohort
+    from .paths import atomic_write_text
+    from .train.checkpoint import load_checkpoint
+    from .train.predict import predict_cohort
+
+    loaded = load_checkpoint(args.checkpoint, fold=args.fold)
+    df = predict_cohort(loaded, load_cohort(args.cohort))
+    atomic_write_text(args.out, df.to_csv(index=False, float_format="%.6g"))
+    print(f"{len(df)} patients predicted with {loaded.path} → {args.out}")
+    return 0
+
+
+def _cmd_ablate(args) -> int:
+    from .data import load_cohort
+    from .train.ablate import run_ablations
+    from .train.distributed import init_distributed, shutdown_distributed
+
+    cfg = _train_config(args)
+    cohort = load_cohort(args.cohort)
+    d = init_distributed()
+    try:
+        table = run_ablations(cohort, cfg, args.out, variants=args.variants, force=args.force, dist=d, progress=not args.no_progress)
+    finally:
+        shutdown_distributed(d)
+    if d.is_main:
+        print(table.to_string(index=False, columns=[c for c in ("variant", "c_index_mean", "c_index_std") if c in table]))
+        print(f"table: {Path(args.out) / 'ablations.csv'}")
+    return 0
+
+
+def _cmd_bench(args) -> int:
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_train.py"
+    if args.quick or not script.is_file():
+        from .train.bench import quick_timing
+
+        print(json.dumps(quick_timing(), indent=2))
+        return 0
+    cmd = [sys.executable, str(script)] + (["--profile", args.profile] if args.profile else [])
+    return subprocess.call(cmd)
+
+
+# ---------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    raw = argparse.RawDescriptionHelpFormatter
+    top = argparse.ArgumentParser(
+        prog="memamba",
+        description="ME-Mamba multimodal survival analysis (whole-slide images + genomics): "
+        "build the demo cohort, extract patch features, cross-validate, evaluate, predict, ablate, benchmark.",
+        epilog="Run `memamba <command> --help` for a command's inputs, outputs and examples.",
+        formatter_class=raw,
+    )
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="build the demo cohort (and optionally its trained model) into the cache", formatter_class=raw,
+                       description="Generate the deterministic demo cohort (pyramidal TIFF slides, features, genomics, survival, "
+                       "ground truth) into $MEMAMBA_CACHE or ~/.cache/memamba, once; later calls reuse it.",
+                       epilog="outputs: prints the cohort folder (and with --model the trained demo run folder).\n\n"
+                       "examples:\n  memamba demo\n  memamba demo --profile tiny\n  memamba demo --model")
+    p.add_argument("--profile", default="full", help="demo size: full (default) or tiny (for tests)")
+    p.add_argument("--model", action="store_true", help="also train (or reuse) the demo ME-Mamba checkpoint the dashboard loads")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("extract", help="patch features for a folder of slides (CLAM pt_files/ + h5_files/)", formatter_class=raw,
+                       description="Tile every slide of a folder (tissue only), encode the patches and write CLAM-layout "
+                       "features: OUT/pt_files/<slide>.pt (N x D tensor) and OUT/h5_files/<slide>.h5 (features, coords).",
+                       epilog="examples:\n  memamba extract /data/slides --out /data/cohort\n"
+                       "  memamba extract /data/slides --out /data/cohort --encoder resnet50 --weights resnet50.safetensors")
+    p.add_argument("slides", type=Path, help="folder of whole-slide images (.svs, .tif, .ndpi, …)")
+    p.add_argument("--out", type=Path, required=True, help="cohort folder to write pt_files/ and h5_files/ into")
+    p.add_argument("--encoder", default="builtin", help="builtin (light, no download) or an architecture name for --weights")
+    p.add_argument("--weights", type=Path, help="local weights file for --encoder (no download at run time)")
+    p.set_defaults(func=_cmd_extract)
+
+    p = sub.add_parser("train", help="cross-validate a model on a cohort into a run folder (resumable)", formatter_class=raw,
+                       description="Train and cross-validate one model config on a cohort: per fold, fit the genomic scaler "
+                       "and time bins on the training patients, train, predict the held-out patients.", epilog=_EPILOG_TRAIN)
+    p.add_argument("cohort", type=Path, help="cohort folder or cohort.toml")
+    _add_train_options(p)
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="metrics with bootstrap CIs of a run folder's out-of-fold predictions", formatter_class=raw,
+                       description="Recompute Harrell's and IPCW C-index, integrated Brier score and time-dependent AUC per fold, "
+                       "mean ± std over folds, and the pooled out-of-fold C-index with a seeded bootstrap interval.",
+                       epilog="inputs:  RUN — a run folder of `memamba train` (reads oof_predictions.csv, fold_<k>/meta.json).\n"
+                       "outputs: a table on stdout; with --json the full result as JSON. The run folder is not modified.\n\n"
+                       "examples:\n  memamba evaluate runs/demo\n  memamba evaluate runs/demo --n-boot 2000 --json runs/demo_eval.json")
+    p.add_argument("run", type=Path, help="run folder")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
+    p.add_argument("--json", type=Path, help="also write the result to this JSON file")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("predict", help="apply a checkpoint to a cohort → CSV of risks and survival curves", formatter_class=raw,
+                       description="Predict every patient of COHORT with a trained checkpoint (a fold folder, or a run folder "
+                       "with --fold). The cohort must have the checkpoint's feature width and gene groups.",
+                       epilog="outputs: CSV with case_id, risk (higher = earlier event), S_1..S_K (survival past each bin), "
+                       "survival_months, censorship, event, in_training.\n\n"
+                       "examples:\n  memamba predict runs/demo/fold_0 ~/.cache/memamba/demo-full --out preds.csv\n"
+                       "  memamba predict runs/demo /data/other_cohort --fold 2 --out preds.csv")
+    p.add_argument("checkpoint", type=Path, help="fold folder (fold_<k>/), run folder, or model.safetensors")
+    p.add_argument("cohort", type=Path, help="cohort folder or cohort.toml")
+    p.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    p.add_argument("--fold", type=int, help="fold of a run folder (default: its first finished fold)")
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("ablate", help="the ablation grid of the model config under the same CV → ablations.csv", formatter_class=raw,
+                       description="Cross-validate the full model and each variant with one switch off (each scan branch, optimal "
+                       "transport, Sinkhorn instead of hard OT, MMD, interleaving) and each modality alone, with the same folds "
+                       "and training settings. Each variant is a resumable run in OUT/<variant>/.",
+                       epilog="outputs: OUT/ablations.csv (variant, changes, mean/std of each metric, per-fold C-index).\n\n"
+                       "examples:\n  memamba ablate ~/.cache/memamba/demo-full --out runs/ablate --epochs 10\n"
+                       "  memamba ablate COHORT --out runs/ab --variants full pathology_only genomics_only")
+    p.add_argument("cohort", type=Path, help="cohort folder or cohort.toml")
+    p.add_argument("--variants", nargs="+", help="run only these variants (default: the whole grid)")
+    _add_train_options(p)
+    p.set_defaults(func=_cmd_ablate)
+
+    p = sub.add_parser("bench", help="training speed benchmark (writes benchmarks/results/*.json)", formatter_class=raw,
+                       description="Run benchmarks/bench_train.py (one epoch over the demo cohort and a whole 5-fold run; JSON "
+                       "under benchmarks/results/) from a source checkout, or with --quick a built-in timing of one training step.",
+                       epilog="examples:\n  memamba bench\n  memamba bench --quick")
+    p.add_argument("--quick", action="store_true", help="a few seconds: time forward+backward of the default model on a synthetic bag")
+    p.add_argument("--profile", help="demo profile for the benchmark script (default full)")
+    p.set_defaults(func=_cmd_bench)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``memamba`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as err:
+        print(f"memamba {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\nmemamba {args.command}: interrupted at {time.strftime('%H:%M:%S')}; rerun the same command to resume.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,281 @@
+"""Patch-feature bags in the CLAM layout, read lazily and validated.
+
+Per slide, either or both of
+
+* ``pt_files/<slide>.pt`` — an (N, D_in) tensor (``torch.load(weights_only=True)`` only);
+* ``h5_files/<slide>.h5`` — datasets ``features`` (N, D_in) and ``coords``
+  (N, 2) level-0 (x, y), attributes ``patch_size`` / ``patch_level`` on the
+  ``coords`` dataset or the file.
+
+``<slide>`` is the label CSV's ``slide_id`` with a slide extension
+(``.svs``, ``.tif``, ``.ndpi``, …) stripped, or the ``slide_id`` as written.
+The ``.h5`` is preferred when both exist (it has coordinates). A patient's
+slides are concatenated in ``slide_ids`` order; ``slide_index`` says which
+slide each patch came from, and row i of ``coords`` belongs to row i of
+``features`` across the concatenation.
+
+Every problem with a file — missing, unreadable, not a tensor, wrong width,
+empty, NaN/inf, coords count ≠ features count — is an
+:class:`~memamba_core.errors.InputError` naming the file and the fix.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..paths import resolve_inside
+
+__all__ = ["Bag", "BagCache", "SlideFiles", "SLIDE_EXTENSIONS", "slide_stem", "index_folder", "read_slide_features", "concat_slides"]
+
+SLIDE_EXTENSIONS = (
+    ".svs", ".tif", ".tiff", ".ndpi", ".mrxs", ".scn", ".vms", ".vmu", ".bif", ".svslide", ".czi", ".isyntax", ".dcm",
+)
+_FIX = "re-extract this slide's features (memamba extract) or remove the file"
+
+
+def slide_stem(slide_id: str) -> str:
+    """``slide_id`` without a known slide extension (``"A.b.svs"`` → ``"A.b"``)."""
+    low = slide_id.lower()
+    for ext in SLIDE_EXTENSIONS:
+        if low.endswith(ext):
+            return slide_id[: -len(ext)]
+    return slide_id
+
+
+def index_folder(folder: Path | None, suffix: str, root: Path) -> dict[str, Path]:
+    """``{file name without suffix: path}`` for the files of ``folder`` ending in ``suffix``.
+
+    Each file must resolve inside the cohort ``root`` (a symlink pointing out is an InputError).
+    """
+    if folder is None:
+        return {}
+    return {
+        p.name[: -len(suffix)]: resolve_inside(root, p, what=f"feature file {p.name}")
+        for p in folder.iterdir()
+        if p.name.endswith(suffix) and not p.name.startswith(".")
+    }
+
+
+@dataclass
+class Bag:
+    """Pathology of one patient, slides concatenated.
+
+    ``features`` (N, D_in) float32; ``coords`` (N, 2) int64 level-0 (x, y), or
+    None when any slide only has a ``.pt``; ``slide_index`` (N,) int64 into
+    ``slide_ids``. ``patch_size`` / ``patch_level`` are the first slide's
+    (per-slide values in ``slide_patch_sizes`` / ``slide_patch_levels``).
+    """
+
+    features: torch.Tensor
+    coords: np.ndarray | None
+    slide_index: np.ndarray
+    slide_ids: tuple[str, ...]
+    patch_size: int | None
+    patch_level: int | None
+    slide_patch_sizes: tuple[int | None, ...] = ()
+    slide_patch_levels: tuple[int | None, ...] = ()
+
+    @property
+    def n_patches(self) -> int:
+        return int(self.features.shape[0])
+
+    def nbytes(self) -> int:
+        n = self.features.element_size() * self.features.nelement() + self.slide_index.nbytes
+        return n + (self.coords.nbytes if self.coords is not None else 0)
+
+
+@dataclass(frozen=True)
+class SlideFiles:
+    """Feature files found for one slide (either may be None)."""
+
+    slide_id: str
+    h5: Path | None
+    pt: Path | None
+
+    @property
+    def any(self) -> bool:
+        return self.h5 is not None or self.pt is not None
+
+
+@dataclass
+class _SlideBag:
+    features: torch.Tensor  # (N, D_in) float32
+    coords: np.ndarray | None  # (N, 2) int64
+    patch_size: int | None
+    patch_level: int | None
+
+
+def _check_features(x: torch.Tensor, path: Path, feature_dim: int | None) -> torch.Tensor:
+    if x.ndim == 3 and x.shape[0] == 1:
+        x = x[0]
+    if x.ndim != 2:
+        raise InputError(f"{path}: features have shape {tuple(x.shape)}, expected (N patches, D features); {_FIX}.")
+    if not (x.is_floating_point() or x.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)):
+        raise InputError(f"{path}: features have dtype {x.dtype}, expected floating point; {_FIX}.")
+    if x.shape[0] == 0:
+        raise InputError(f"{path}: the bag is empty (0 patches); the slide may have no tissue — {_FIX}.")
+    if feature_dim is not None and x.shape[1] != feature_dim:
+        raise InputError(
+            f"{path}: features are {x.shape[1]} wide but the cohort's feature width is {feature_dim}; "
+            f"all slides must be encoded with the same encoder — {_FIX} (or set feature_dim in cohort.toml)."
+        )
+    x = x.to(torch.float32)
+    if not bool(torch.isfinite(x).all()):
+        rows = torch.nonzero((~torch.isfinite(x)).any(dim=1)).flatten()
+        raise InputError(
+            f"{path}: features contain NaN or inf in {rows.numel()} of {x.shape[0]} patches "
+            f"(first at patch row {int(rows[0])}); {_FIX}."
+        )
+    return x.contiguous()
+
+
+def _read_pt(path: Path, feature_dim: int | None) -> _SlideBag:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # UnpicklingError, RuntimeError (zip), EOFError, OSError
+        raise InputError(f"{path}: cannot be read as a PyTorch tensor file ({type(err).__name__}: {err}); {_FIX}.") from err
+    if not isinstance(obj, torch.Tensor):
+        raise InputError(
+            f"{path}: holds a {type(obj).__name__}, not a tensor; a CLAM .pt file is one (N, D) feature tensor — {_FIX}."
+        )
+    return _SlideBag(_check_features(obj, path, feature_dim), None, None, None)
+
+
+def _attr_int(value) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(np.asarray(value).reshape(-1)[0])
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _read_h5(path: Path, feature_dim: int | None) -> _SlideBag:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            if "features" not in f:
+                raise InputError(
+                    f"{path}: no 'features' dataset (found: {', '.join(f.keys()) or 'nothing'}); "
+                    f"a CLAM .h5 holds 'features' (N, D) and 'coords' (N, 2) — {_FIX}."
+                )
+            feats = f["features"][()]
+            coords, size, level = None, None, None
+            if "coords" in f:
+                ds = f["coords"]
+                coords = ds[()]
+                size = _attr_int(ds.attrs.get("patch_size", f.attrs.get("patch_size")))
+                level = _attr_int(ds.attrs.get("patch_level", f.attrs.get("patch_level")))
+            else:
+                size = _attr_int(f.attrs.get("patch_size"))
+                level = _attr_int(f.attrs.get("patch_level"))
+    except InputError:
+        raise
+    except Exception as err:  # OSError for damaged files
+        raise InputError(f"{path}: cannot be read as an HDF5 file ({type(err).__name__}: {err}); {_FIX}.") from err
+    feats = np.asarray(feats)
+    if not np.issubdtype(feats.dtype, np.number):
+        raise InputError(f"{path}: 'features' has dtype {feats.dtype}, expected numbers; {_FIX}.")
+    x = _check_features(torch.from_numpy(np.ascontiguousarray(feats)), path, feature_dim)
+    if coords is not None:
+        coords = np.asarray(coords)
+        if coords.ndim == 3 and coords.shape[0] == 1:
+            coords = coords[0]
+        if coords.ndim != 2 or coords.shape[1] != 2:
+            raise InputError(f"{path}: 'coords' has shape {coords.shape}, expected (N, 2) level-0 (x, y); {_FIX}.")
+        if coords.shape[0] != x.shape[0]:
+            raise InputError(
+                f"{path}: 'coords' has {coords.shape[0]} rows but 'features' has {x.shape[0]}; "
+                f"row i of coords must be the position of feature row i — {_FIX}."
+            )
+        if not np.isfinite(coords).all():
+            raise InputError(f"{path}: 'coords' contains NaN or inf; {_FIX}.")
+        coords = coords.astype(np.int64)
+    return _SlideBag(x, coords, size, level)
+
+
+def read_slide_features(files: SlideFiles, feature_dim: int | None) -> _SlideBag:
+    """Read one slide's bag (h5 preferred), validated against ``feature_dim``."""
+    for p in (files.h5, files.pt):
+        if p is not None and not p.is_file():
+            raise InputError(f"{p}: feature file missing (it existed when the cohort was loaded); restore it or reload the cohort.")
+    if files.h5 is not None:
+        return _read_h5(files.h5, feature_dim)
+    if files.pt is not None:
+        return _read_pt(files.pt, feature_dim)
+    raise InputError(f"slide {files.slide_id}: no feature file (pt_files/<slide>.pt or h5_files/<slide>.h5).")
+
+
+def concat_slides(slides: list[SlideFiles], feature_dim: int | None) -> Bag:
+    """Read and concatenate the bags of one patient's slides (in order)."""
+    parts = [read_slide_features(s, feature_dim) for s in slides]
+    widths = {p.features.shape[1] for p in parts}
+    if len(widths) > 1:
+        desc = ", ".join(f"{s.slide_id}: {p.features.shape[1]}" for s, p in zip(slides, parts))
+        raise InputError(f"slides of one patient have different feature widths ({desc}); re-extract them with one encoder.")
+    features = torch.cat([p.features for p in parts]) if len(parts) > 1 else parts[0].features
+    index = np.concatenate([np.full(p.features.shape[0], i, dtype=np.int64) for i, p in enumerate(parts)])
+    coords = np.concatenate([p.coords for p in parts]) if all(p.coords is not None for p in parts) else None
+    return Bag(
+        features=features,
+        coords=coords,
+        slide_index=index,
+        slide_ids=tuple(s.slide_id for s in slides),
+        patch_size=parts[0].patch_size,
+        patch_level=parts[0].patch_level,
+        slide_patch_sizes=tuple(p.patch_size for p in parts),
+        slide_patch_levels=tuple(p.patch_level for p in parts),
+    )
+
+
+class BagCache:
+    """A small thread-safe LRU of loaded bags, bounded by count and bytes."""
+
+    def __init__(self, max_items: int = 8, max_bytes: int = 2 << 30):
+        self.max_items, self.max_bytes = max_items, max_bytes
+        self._d: OrderedDict[str, Bag] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Bag | None:
+        with self._lock:
+            bag = self._d.get(key)
+            if bag is not None:
+                self._d.move_to_end(key)
+            return bag
+
+    def put(self, key: str, bag: Bag) -> None:
+        size = bag.nbytes()
+        with self._lock:
+            if key in self._d:
+                self._bytes -= self._d.pop(key).nbytes()
+            if size > self.max_bytes or self.max_items <= 0:
+                return
+            self._d[key] = bag
+            self._bytes += size
+            while len(self._d) > self.max_items or self._bytes > self.max_bytes:
+                _, old = self._d.popitem(last=False)
+                self._bytes -= old.nbytes()
+
+    def __getstate__(self) -> dict:
+        """Pickled empty (e.g. into DataLoader workers): bounds only, no bags, a fresh lock."""
+        return {"max_items": self.max_items, "max_bytes": self.max_bytes}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["max_items"], state["max_bytes"])
+
+    def clear(self) -> None:
+        with self._lock:
+            self._d.clear()
+            self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._d)

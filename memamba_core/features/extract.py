@@ -1,0 +1,153 @@
+"""Patch features of whole slides, written in CLAM's layout.
+
+For each slide: tissue mask → patch grid (:mod:`memamba_core.slides.tiling`) →
+batches of patches → encoder → ``(N, D)`` features, written to
+
+* ``<out>/h5_files/<slide_id>.h5`` — ``features`` (N, D) float32, ``coords`` (N, 2) int64 level-0
+  (x, y) with CLAM attributes ``patch_size`` / ``patch_level`` (and ``encoder``, ``feature_dim``);
+* ``<out>/pt_files/<slide_id>.pt`` — the same features as a (N, D) float32 tensor.
+
+Both are written atomically, ``.h5`` first; a slide whose two files exist and whose ``.h5``
+names the same encoder is done, so an interrupted run resumes where it stopped.
+``slide_id`` is the file name without its slide extension.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..paths import atomic_write
+from ..slides.clam_h5 import read_clam_h5, write_clam_h5
+from ..slides.patches import iter_patch_batches
+from ..slides.reader import SLIDE_EXTENSIONS, Slide, open_slide
+from ..slides.tiling import PatchGrid, TilingConfig, patch_grid
+from .encoder import Encoder
+
+__all__ = [
+    "Progress", "ExtractionReport", "slide_id_of", "list_slides", "extract_slide", "write_features",
+    "is_done", "extract_folder",
+]
+
+Progress = Callable[[float, str], None]  # progress(fraction in [0, 1], message)
+
+
+def slide_id_of(path: str | Path) -> str:
+    """File name without its slide extension: ``"a/TCGA-X.svs"`` → ``"TCGA-X"``."""
+    name = Path(path).name
+    low = name.lower()
+    for ext in SLIDE_EXTENSIONS:
+        if low.endswith(ext):
+            return name[: -len(ext)]
+    return Path(name).stem
+
+
+def list_slides(folder: str | Path) -> list[Path]:
+    """Slide files (known extensions) directly in ``folder``, sorted by name."""
+    f = Path(folder).expanduser()
+    if not f.is_dir():
+        raise InputError(f"{f}: no such folder of slides; give the folder that holds the .svs/.tif/... files.")
+    return sorted(p for p in f.iterdir() if p.is_file() and p.name.lower().endswith(SLIDE_EXTENSIONS))
+
+
+def extract_slide(
+    slide: Slide, encoder: Encoder, tiling: TilingConfig = TilingConfig(), batch_size: int = 64,
+    progress: Progress | None = None, grid: PatchGrid | None = None,
+) -> tuple[np.ndarray, PatchGrid]:
+    """Features (N, D) float32 of the tissue patches of an open slide, and their grid (row i ↔ ``grid.coords[i]``)."""
+    if grid is None:
+        grid = patch_grid(slide, tiling)
+    feats = np.zeros((len(grid), encoder.output_dim), np.float32)
+    n = len(grid)
+    for idx, batch in iter_patch_batches(slide, grid, batch_size):
+        feats[idx] = encoder(batch).numpy()
+        if progress is not None:
+            progress(float(idx[-1] + 1) / max(n, 1), f"{slide.path.name}: {idx[-1] + 1}/{n} patches")
+    return feats, grid
+
+
+def write_features(out_dir: str | Path, slide_id: str, features: np.ndarray, grid: PatchGrid, encoder: Encoder) -> None:
+    """Write ``h5_files/<slide_id>.h5`` then ``pt_files/<slide_id>.pt`` under ``out_dir`` (atomically)."""
+    out = Path(out_dir)
+    attrs = {**grid.h5_attrs(), "encoder": encoder.name, "feature_dim": int(encoder.output_dim)}
+    write_clam_h5(out / "h5_files" / f"{slide_id}.h5", grid.coords, attrs, features)
+    with atomic_write(out / "pt_files" / f"{slide_id}.pt", "wb") as fh:
+        torch.save(torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)), fh)
+
+
+def is_done(out_dir: str | Path, slide_id: str, encoder: Encoder) -> bool:
+    """True when both files of ``slide_id`` exist and the ``.h5`` was written by ``encoder``."""
+    out = Path(out_dir)
+    h5, pt = out / "h5_files" / f"{slide_id}.h5", out / "pt_files" / f"{slide_id}.pt"
+    if not (h5.is_file() and pt.is_file()):
+        return False
+    try:
+        _, _, attrs = read_clam_h5(h5)
+    except InputError:
+        return False
+    return attrs.get("encoder") == encoder.name and attrs.get("feature_dim") == encoder.output_dim
+
+
+@dataclass
+class ExtractionReport:
+    """What :func:`extract_folder` did: slide ids extracted, skipped (already done), failed (id → reason)."""
+
+    out_dir: Path
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    n_patches: dict[str, int] = field(default_factory=dict)
+
+
+def extract_folder(
+    slides: str | Path | Iterable[str | Path], out_dir: str | Path, encoder: Encoder, *,
+    tiling: TilingConfig = TilingConfig(), batch_size: int = 64, progress: Progress | None = None,
+    overwrite: bool = False, backend: str = "auto",
+) -> ExtractionReport:
+    """Extract features of every slide in a folder (or a list of slide files) into ``out_dir``.
+
+    Slides already done (:func:`is_done`) are skipped unless ``overwrite``. A slide that cannot be
+    read, or has no tissue patch, is recorded in ``report.failed`` and the run goes on.
+    ``progress(fraction, message)`` is called as patches are encoded.
+    """
+    if isinstance(slides, (str, Path)):
+        paths = list_slides(slides)
+        if not paths:
+            raise InputError(f"{slides}: holds no slide files ({', '.join(SLIDE_EXTENSIONS)}).")
+    else:
+        paths = [Path(p).expanduser() for p in slides]
+    ids = [slide_id_of(p) for p in paths]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise InputError(f"slides {', '.join(dup)} appear twice (same name, different extension or folder); rename one.")
+    if batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, got {batch_size}.")
+    report = ExtractionReport(out_dir=Path(out_dir))
+    total = len(paths)
+    for k, (path, sid) in enumerate(zip(paths, ids)):
+        if not overwrite and is_done(out_dir, sid, encoder):
+            report.skipped.append(sid)
+            if progress is not None:
+                progress((k + 1) / total, f"{sid}: already done")
+            continue
+        sub = None if progress is None else (lambda f, m, k=k: progress((k + f) / total, m))
+        try:
+            with open_slide(path, backend=backend) as slide:
+                feats, grid = extract_slide(slide, encoder, tiling, batch_size, sub)
+        except InputError as err:
+            report.failed[sid] = str(err)
+            continue
+        if len(grid) == 0:
+            report.failed[sid] = f"{path}: no tissue patch found (mask threshold {grid.mask.threshold:.0f}); nothing written."
+            continue
+        write_features(out_dir, sid, feats, grid, encoder)
+        report.done.append(sid)
+        report.n_patches[sid] = len(grid)
+        if progress is not None:
+            progress((k + 1) / total, f"{sid}: {len(grid)} patches")
+    return report

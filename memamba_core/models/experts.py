@@ -1,0 +1,109 @@
+"""The Pathology and Genomics Experts: residual layers of three Mamba scan branches.
+
+Glossary: L tokens (N patches or G genomic tokens), d width.
+
+One layer, for tokens x (L, d) and the branches switched on::
+
+    forward : Mamba(x)
+    reverse : flip(Mamba(flip(x)))                     (with forward: BiMamba)
+    ranked  : s = scorer(x); order = argsort(s, descending)
+              r = Mamba((x ⊙ sigmoid(s))[order]);  out[order] = r
+    x ← LayerNorm(x + Σ_branches out)
+
+The ranked branch's outputs are scattered back to the original token order, so
+the layer is permutation-equivariant in that branch. The scorer (gated ABMIL)
+cannot learn through ``argsort``; it learns through the sigmoid gate on the
+tokens it ranks. The expert ends with gated attention pooling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..ssm import Mamba
+from .layers import GatedAttention
+
+__all__ = ["ScanLayer", "UnimodalExpert", "ExpertOutput", "BRANCHES"]
+
+BRANCHES = ("forward", "reverse", "ranked")
+
+
+@dataclass
+class ExpertOutput:
+    """tokens (L, d); pooled (d,); attention: branch name → (L,) weights summing to 1."""
+
+    tokens: torch.Tensor
+    pooled: torch.Tensor
+    attention: dict[str, torch.Tensor]
+
+
+def _mamba(d: int, d_state: int, d_conv: int, expand: int) -> Mamba:
+    return Mamba(d, d_state=d_state, d_conv=d_conv, expand=expand)
+
+
+class ScanLayer(nn.Module):
+    """One residual layer of scan branches. (L, d) → (L, d).
+
+    Args:
+        d, d_state, d_conv, expand: Mamba sizes.
+        kinds: the branches this layer owns (a subset of :data:`BRANCHES`).
+    """
+
+    def __init__(self, d: int, d_state: int, d_conv: int, expand: int, kinds: tuple[str, ...] = BRANCHES):
+        super().__init__()
+        self.mambas = nn.ModuleDict({f"scan_{k}": _mamba(d, d_state, d_conv, expand) for k in kinds})
+        self.scorer = GatedAttention(d) if "ranked" in kinds else None
+        self.norm = nn.LayerNorm(d)
+        self.branches: tuple[str, ...] = tuple(kinds)  # switched on (set by the model's config)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x: (L, d) → (new tokens (L, d), ranked-branch softmax scores (L,) or None)."""
+        seq = x[None]  # (1, L, d)
+        out = torch.zeros_like(x)
+        ranked_weights = None
+        for kind in self.branches:
+            mamba = self.mambas[f"scan_{kind}"]
+            if kind == "forward":
+                out = out + mamba(seq)[0]
+            elif kind == "reverse":
+                out = out + mamba(seq.flip(1))[0].flip(0)
+            else:
+                scores = self.scorer.scores(x)  # (L,)
+                order = torch.argsort(scores, descending=True, stable=True)
+                gated = x * torch.sigmoid(scores)[:, None]
+                ranked = mamba(gated[order][None])[0]  # (L, d), sorted order
+                out = out + torch.empty_like(ranked).index_copy(0, order, ranked)
+                ranked_weights = torch.softmax(scores, dim=0)
+        return self.norm(x + out), ranked_weights
+
+
+class UnimodalExpert(nn.Module):
+    """Pathology or Genomics Expert: ``n_layers`` :class:`ScanLayer` + attention pooling.
+
+    (L, d) tokens → :class:`ExpertOutput` with attention keys ``"ranked"`` (when
+    that branch is on; last layer's scorer) and ``"pool"``.
+    """
+
+    def __init__(self, d: int, n_layers: int, d_state: int, d_conv: int, expand: int):
+        super().__init__()
+        self.layers = nn.ModuleList(ScanLayer(d, d_state, d_conv, expand) for _ in range(n_layers))
+        self.pool = GatedAttention(d)
+
+    def set_branches(self, branches: tuple[str, ...]) -> None:
+        """Switch scan branches on/off (names from :data:`BRANCHES`)."""
+        for layer in self.layers:
+            layer.branches = tuple(b for b in BRANCHES if b in branches)
+
+    def forward(self, x: torch.Tensor) -> ExpertOutput:
+        """x: (L, d) → ExpertOutput."""
+        attention = {}
+        for layer in self.layers:
+            x, ranked = layer(x)
+            if ranked is not None:
+                attention["ranked"] = ranked
+        pooled, weights = self.pool(x)
+        attention["pool"] = weights
+        return ExpertOutput(tokens=x, pooled=pooled, attention=attention)

@@ -1,0 +1,67 @@
+"""Small building blocks shared by ME-Mamba and the baselines.
+
+Glossary: L tokens (N patches or G genomic tokens), D_in patch-feature width,
+d model width, K time bins.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["GatedAttention", "patch_projection", "snn_block", "GenomicEncoder", "risk_mlp"]
+
+
+class GatedAttention(nn.Module):
+    """Gated attention scorer and pooling (ABMIL, Ilse et al. 2018).
+
+    score_i = wᵀ (tanh(V x_i) ⊙ sigmoid(U x_i)); weights = softmax(score).
+    """
+
+    def __init__(self, d: int, hidden: int | None = None, dropout: float = 0.0):
+        super().__init__()
+        hidden = hidden or d
+        self.V = nn.Sequential(nn.Linear(d, hidden), nn.Tanh(), nn.Dropout(dropout))
+        self.U = nn.Sequential(nn.Linear(d, hidden), nn.Sigmoid(), nn.Dropout(dropout))
+        self.w = nn.Linear(hidden, 1)
+
+    def scores(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw scores. x: (L, d) → (L,)."""
+        return self.w(self.V(x) * self.U(x)).squeeze(-1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Attention pooling. x: (L, d) → (pooled (d,), weights (L,) summing to 1)."""
+        weights = torch.softmax(self.scores(x), dim=0)
+        return weights @ x, weights
+
+
+def patch_projection(d_in: int, d: int, dropout: float) -> nn.Sequential:
+    """Patch features → tokens: Linear(D_in → d), ReLU, Dropout. (N, D_in) → (N, d)."""
+    return nn.Sequential(nn.Linear(d_in, d), nn.ReLU(), nn.Dropout(dropout))
+
+
+def snn_block(d_in: int, d_out: int, dropout: float) -> nn.Sequential:
+    """One self-normalising layer (MCAT's SNN_Block): Linear, ELU, AlphaDropout."""
+    return nn.Sequential(nn.Linear(d_in, d_out), nn.ELU(), nn.AlphaDropout(p=dropout))
+
+
+class GenomicEncoder(nn.Module):
+    """Each genomic group through its own two-layer SNN → one d-dim token (MCAT).
+
+    Args:
+        sizes: genes per group (G groups).
+        d: token width.
+    """
+
+    def __init__(self, sizes: tuple[int, ...], d: int, dropout: float):
+        super().__init__()
+        self.nets = nn.ModuleList(nn.Sequential(snn_block(s, d, dropout), snn_block(d, d, dropout)) for s in sizes)
+
+    def forward(self, omics: list[torch.Tensor]) -> torch.Tensor:
+        """omics: G tensors (size_g,) → tokens (G, d)."""
+        return torch.stack([net(x) for net, x in zip(self.nets, omics)])
+
+
+def risk_mlp(d_in: int, d: int, n_bins: int, dropout: float) -> nn.Sequential:
+    """Head MLP: Linear(d_in → d), ReLU, Dropout, Linear(d → K). (…, d_in) → (…, K)."""
+    return nn.Sequential(nn.Linear(d_in, d), nn.ReLU(), nn.Dropout(dropout), nn.Linear(d, n_bins))

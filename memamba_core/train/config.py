@@ -1,0 +1,140 @@
+"""The training configuration: optimiser, schedule, selection rule, folds — and the nested model config.
+
+A :class:`TrainConfig` is everything that decides a cross-validated run apart
+from the cohort. It is stored as ``config.json`` in the run folder; rerunning
+with a different config on the same folder is refused (see
+:mod:`memamba_core.train.runfolder`).
+
+The model's data-dependent fields (``path_input_dim``, ``omic_sizes``) come
+from the cohort at training time (``train.cv.resolve_model_config``), so they
+are not part of a TrainConfig's JSON; until then the nested ModelConfig holds
+placeholders (``omic_sizes=(1,)``, which ModelConfig's validation needs).
+``n_bins`` here overrides the model's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InputError
+from ..models import ModelConfig
+
+__all__ = ["TrainConfig", "model_template", "DATA_FIELDS"]
+
+_OPTIMIZERS = ("adam", "adamw")
+DATA_FIELDS = ("path_input_dim", "omic_sizes")  # ModelConfig fields filled from the cohort
+
+
+def model_template(**fields) -> ModelConfig:
+    """A ModelConfig for a TrainConfig: ``fields`` set, data-dependent fields left as placeholders."""
+    fields.setdefault("omic_sizes", (1,))
+    return ModelConfig(**fields)
+_SELECTIONS = ("last", "inner_val")
+_FOLDS = ("auto", "splits", "generated")
+
+
+@dataclass
+class TrainConfig:
+    """How to train and cross-validate one model config.
+
+    Batch size is one patient (bags differ in length); ``grad_accum`` patients
+    are accumulated per optimiser step (MCAT's ``gc``), their losses averaged.
+    """
+
+    model: ModelConfig = field(default_factory=model_template)
+    optimizer: str = "adamw"  # adam (the paper's) | adamw
+    lr: float = 2e-4  # learning rate
+    weight_decay: float = 1e-5  # L2 (adam) or decoupled decay (adamw)
+    epochs: int = 20  # passes over the training patients of a fold
+    grad_accum: int = 32  # patients per optimiser step (batch of one, accumulated)
+    alpha_surv: float = 0.0  # MCAT's up-weighting of the uncensored NLL term
+    seed: int = 0  # model init, patient order, dropout, patch subsampling
+    selection: str = "last"  # last: report the last epoch | inner_val: best epoch on an inner split of the training fold
+    inner_val_fraction: float = 0.2  # share of the training fold carved out when selection = inner_val
+    max_train_patches: int = 4096  # random subsample of longer bags during training (0 = all patches)
+    n_bins: int = 4  # K time bins (quartiles of uncensored training times); overrides model.n_bins
+    num_threads: int = 0  # torch CPU threads (0 = torch's default)
+    folds: str = "auto"  # auto: the cohort's split files if any, else generated | splits | generated
+    n_folds: int = 5  # number of generated folds
+    eval_every: int = 1  # evaluate the validation fold every N epochs for the progress log (0 = only at the end)
+
+    def __post_init__(self):
+        if isinstance(self.model, dict):
+            self.model = model_template(**self.model)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise InputError naming the field and the allowed values."""
+        checks = [
+            (self.optimizer in _OPTIMIZERS, f"optimizer must be one of {', '.join(_OPTIMIZERS)}, got {self.optimizer!r}"),
+            (self.selection in _SELECTIONS, f"selection must be one of {', '.join(_SELECTIONS)}, got {self.selection!r}"),
+            (self.folds in _FOLDS, f"folds must be one of {', '.join(_FOLDS)}, got {self.folds!r}"),
+            (self.lr > 0, f"lr must be > 0, got {self.lr}"),
+            (self.weight_decay >= 0, f"weight_decay must be ≥ 0, got {self.weight_decay}"),
+            (self.epochs >= 1, f"epochs must be ≥ 1, got {self.epochs}"),
+            (self.grad_accum >= 1, f"grad_accum must be ≥ 1, got {self.grad_accum}"),
+            (0 <= self.alpha_surv <= 1, f"alpha_surv must be in [0, 1], got {self.alpha_surv}"),
+            (0 < self.inner_val_fraction < 0.5, f"inner_val_fraction must be in (0, 0.5), got {self.inner_val_fraction}"),
+            (self.max_train_patches >= 0, f"max_train_patches must be ≥ 0 (0 = all), got {self.max_train_patches}"),
+            (self.n_bins >= 2, f"n_bins must be ≥ 2, got {self.n_bins}"),
+            (self.num_threads >= 0, f"num_threads must be ≥ 0, got {self.num_threads}"),
+            (self.n_folds >= 2, f"n_folds must be ≥ 2, got {self.n_folds}"),
+            (self.eval_every >= 0, f"eval_every must be ≥ 0, got {self.eval_every}"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise InputError(f"training config: {msg}.")
+
+    def to_dict(self) -> dict:
+        """JSON-safe dict; ``model`` nested as ``ModelConfig.to_dict()`` without the data-dependent fields."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "model"}
+        model = {k: v for k, v in self.model.to_dict().items() if k not in DATA_FIELDS}
+        return {"model": model, **d}
+
+    @classmethod
+    def from_dict(cls, d: dict, *, source: str = "training config") -> "TrainConfig":
+        """Inverse of :meth:`to_dict`; unknown keys are an InputError naming them."""
+        if not isinstance(d, dict):
+            raise InputError(f"{source}: expected a JSON object of training settings.")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise InputError(f"{source}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(names))}.")
+        d = dict(d)
+        if "model" in d:
+            m = d["model"]
+            if not isinstance(m, dict):
+                raise InputError(f"{source}: 'model' must be a JSON object of ModelConfig fields.")
+            known = {f.name for f in dataclasses.fields(ModelConfig) if f.init}
+            bad = sorted(set(m) - known)
+            if bad:
+                raise InputError(f"{source}: unknown model field(s) {', '.join(bad)}; allowed: {', '.join(sorted(known))}.")
+            d["model"] = model_template(**m)
+        try:
+            return cls(**d)
+        except TypeError as err:
+            raise InputError(f"{source}: {err}.") from err
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "TrainConfig":
+        """Read a config JSON file (e.g. a run folder's ``config.json`` ``train`` block or one written by hand)."""
+        p = Path(path)
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise InputError(f"{p}: cannot read a training config ({err}); give a JSON file of TrainConfig fields.") from err
+        if isinstance(data, dict) and "train" in data and "model" not in data:
+            data = data["train"]  # a run folder's config.json
+        return cls.from_dict(data, source=str(p))
+
+    def replace(self, **changes) -> "TrainConfig":
+        """A copy with fields changed; ``model=dict(...)`` changes model fields."""
+        if isinstance(changes.get("model"), dict):
+            changes["model"] = dataclasses.replace(self.model, **changes["model"])
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,264 @@
+"""Cross-validated training into a run folder (the trainer the CLI and the dashboard call).
+
+Per fold k, using the fold's *training* patients only: fit the genomic scaler,
+place the K time bins (quartiles of uncensored training times), build the
+model (seeded), train (:mod:`memamba_core.train.loop`), predict the validation
+patients, and write ``fold_<k>/`` (weights, predictions, meta — meta last).
+After each fold ``oof_predictions.csv`` and ``summary.json`` are rebuilt from
+the finished folds. Finished folds are skipped on a rerun (resume).
+
+Folds: the cohort's split files (``folds="auto"`` or ``"splits"``) or
+``cohort.make_folds(n_folds, seed)`` (``"generated"``, or auto without split files).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..data import Cohort, Split
+from ..errors import InputError
+from ..models import ModelConfig, build_model
+from ..paths import atomic_write_text
+from ..survival.discrete import bin_edges
+from .checkpoint import save_fold
+from .config import TrainConfig
+from .distributed import Dist, wrap_model
+from .evaluate import fold_metrics, summarize, survival_columns
+from .examples import check_fold_events, eligible_ids, make_examples, model_modalities
+from .loop import fit_fold, predict_examples
+from .runfolder import RunFolder
+
+__all__ = ["train_cv", "resolve_model_config", "resolve_folds"]
+
+
+def resolve_model_config(cohort: Cohort, cfg: TrainConfig) -> ModelConfig:
+    """The model config with the cohort's D_in, group sizes and ``cfg.n_bins`` filled in.
+
+    Raises InputError when the model needs a modality the cohort lacks.
+    """
+    use_p, use_g = model_modalities(cfg.model)
+    dim = cohort.feature_dim() if use_p else None
+    if use_p and dim is None:
+        raise InputError(
+            f"cohort '{cohort.name}' ({cohort.root}) has no patch features (pt_files/ or h5_files/), but model "
+            f"'{cfg.model.model}' with modalities='{cfg.model.modalities}' needs pathology; "
+            f"train a genomics model instead (--modalities genomics, or --model snn), or extract features first (memamba extract)."
+        )
+    if use_g and cohort.groups is None:
+        raise InputError(
+            f"cohort '{cohort.name}' ({cohort.root}) has no genomic groups, but model '{cfg.model.model}' with "
+            f"modalities='{cfg.model.modalities}' needs genomics; use --modalities pathology or add signatures.csv and genomic columns."
+        )
+    changes = {"n_bins": cfg.n_bins}
+    dim = dim if dim is not None else cohort.feature_dim()
+    if dim is not None:
+        changes["path_input_dim"] = int(dim)
+    if cohort.groups is not None:
+        changes["omic_sizes"] = tuple(cohort.groups.sizes)
+    return dataclasses.replace(cfg.model, **changes)
+
+
+def resolve_folds(cohort: Cohort, cfg: TrainConfig) -> tuple[list[Split], str]:
+    """(folds, where they come from). InputError with fewer patients than folds or no split files when asked for."""
+    if cfg.folds in ("auto", "splits") and cohort.splits:
+        return list(cohort.splits), f"{len(cohort.splits)} split files of {cohort.root}"
+    if cfg.folds == "splits":
+        raise InputError(f"cohort '{cohort.name}' ({cohort.root}) has no split files (splits/splits_<k>.csv); use --folds generated.")
+    n = len(cohort.patients)
+    if n < cfg.n_folds:
+        raise InputError(
+            f"cohort '{cohort.name}' has {n} patients but {cfg.n_folds} folds were asked for; "
+            f"each fold needs validation patients — use --n-folds {max(2, min(n, 5)) if n >= 2 else 2} or fewer, or add patients."
+        )
+    return cohort.make_folds(cfg.n_folds, cfg.seed), f"{cfg.n_folds} generated folds (seed {cfg.seed})"
+
+
+def _progress_bar(total: int, desc: str, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="patient", leave=True, dynamic_ncols=True, file=sys.stderr)
+
+
+def _fold_frame(k: int, examples, risk: np.ndarray, surv: np.ndarray) -> pd.DataFrame:
+    df = pd.DataFrame({"case_id": [e.case_id for e in examples], "fold": k, "risk": risk})
+    for j, col in enumerate(survival_columns(surv.shape[1] if surv.size else 0)):
+        df[col] = surv[:, j]
+    df["survival_months"] = [e.time for e in examples]
+    df["censorship"] = [e.censorship for e in examples]
+    return df
+
+
+def _write_csv(path: Path, df: pd.DataFrame) -> None:
+    atomic_write_text(path, df.to_csv(index=False, float_format="%.6g"))
+
+
+def _rebuild_outputs(run: RunFolder, n_folds: int, cfg: TrainConfig, extra: dict) -> dict:
+    """oof_predictions.csv + summary.json from the finished folds' files."""
+    frames, per_fold = [], []
+    for k in run.finished_folds():
+        frames.append(pd.read_csv(run.fold_dir(k) / "predictions.csv", dtype={"case_id": str}))
+        meta = json.loads((run.fold_dir(k) / "meta.json").read_text(encoding="utf-8"))
+        per_fold.append({"fold": k, **meta.get("metrics", {}), "selected_epoch": meta.get("selected_epoch")})
+    oof = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if frames:
+        _write_csv(run.oof_path, oof)
+    summary = {**extra, **summarize(per_fold, oof, seed=cfg.seed, n_folds=n_folds)}
+    atomic_write_text(run.summary_path, json.dumps(summary, indent=2, sort_keys=True, allow_nan=False, default=str))
+    return summary
+
+
+def _shared(d: Dist, fn: Callable):
+    """Run ``fn`` on rank 0 and hand its result (or its InputError) to every rank."""
+    result, err = None, None
+    if d.is_main:
+        try:
+            result = fn()
+        except InputError as e:
+            err = str(e)
+    result, err = d.broadcast((result, err))
+    if err is not None:
+        raise InputError(err)
+    return result
+
+
+def train_cv(
+    cohort: Cohort,
+    cfg: TrainConfig,
+    out: str | Path,
+    *,
+    force: bool = False,
+    dist: Dist | None = None,
+    progress: bool = True,
+    on_record: Callable[[dict], None] | None = None,
+    only_folds: list[int] | None = None,
+) -> dict:
+    """Cross-validate ``cfg`` on ``cohort`` into the run folder ``out``; returns the summary dict.
+
+    Args:
+        force: start afresh in a folder made with a different config (old results moved aside).
+        dist: the process group (default: single process).
+        progress: show a tqdm bar (rank 0, stderr).
+        on_record: also called with every progress record (the dashboard's live view).
+        only_folds: train just these fold numbers (the rest stay as they are).
+
+    Raises:
+        InputError (nothing overwritten): a training fold without events, fewer
+        patients than folds, a modality the model needs but the cohort lacks, a
+        run folder made with another config, a folder in use by another process.
+    """
+    d = dist or Dist()
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    mcfg = resolve_model_config(cohort, cfg)
+    folds, source = resolve_folds(cohort, cfg)
+    usable, excluded = eligible_ids(cohort, mcfg)
+    usable_set = set(usable)
+    folds = [Split(tuple(c for c in f.train if c in usable_set), tuple(c for c in f.val if c in usable_set)) for f in folds]
+    for k, f in enumerate(folds):
+        if not f.val:
+            raise InputError(f"fold {k} ({source}) has no usable validation patient; use fewer folds.")
+        check_fold_events(k, f.train, cohort, source)
+    record = {
+        "train": cfg.to_dict(),
+        "model": mcfg.to_dict(),
+        "cohort": {"name": cohort.name, "n_patients": len(cohort.patients), "excluded": excluded},
+        "fold_source": source,
+        "folds": [{"train": list(f.train), "val": list(f.val)} for f in folds],
+    }
+    run = RunFolder(out)
+    finished = _shared(d, lambda: run.start(record, force=force))
+    todo = [k for k in range(len(folds)) if k not in finished and (only_folds is None or k in only_folds)]
+    extra = {"cohort": cohort.name, "model": mcfg.model, "fold_source": source, "excluded": excluded}
+
+    def log(rec: dict) -> None:
+        if d.is_main:
+            run.log(**rec)
+        if on_record is not None and d.is_main:
+            on_record(rec)
+
+    try:
+        log({"event": "run_start" if not finished else "resume", "folds": len(folds), "skipping": finished, "world": d.world})
+        summary = None
+        for k in todo:
+            summary = _train_one_fold(cohort, cfg, mcfg, folds[k], k, len(folds), run, d, log, progress, extra)
+        if d.is_main and summary is None:
+            summary = _rebuild_outputs(run, len(folds), cfg, extra)
+        log({"event": "run_end", "finished": run.finished_folds() if d.is_main else None})
+        d.barrier()
+        return summary if d.is_main else {}
+    finally:
+        if d.is_main:
+            run.release()
+
+
+def _train_one_fold(cohort, cfg, mcfg, split: Split, k: int, n_folds: int, run: RunFolder, d: Dist, log, progress, extra) -> dict | None:
+    t0 = time.perf_counter()
+    use_p, use_g = model_modalities(mcfg)
+    scaler = cohort.fit_scaler(split.train) if use_g else None
+    tr_p = [cohort.patient(c) for c in split.train]
+    cuts = bin_edges(np.array([p.survival_months for p in tr_p]), np.array([p.censorship for p in tr_p]), cfg.n_bins)
+    train_ex = make_examples(cohort, split.train, mcfg, scaler, cuts)
+    val_ex = make_examples(cohort, split.val, mcfg, scaler, cuts)
+    log({"event": "fold_start", "fold": k, "n_train": len(train_ex), "n_val": len(val_ex)})
+    torch.manual_seed(cfg.seed * 1009 + k)
+    model = build_model(mcfg).to(d.device)
+    wrapped = wrap_model(model, d)
+    bar = _progress_bar(cfg.epochs * len(train_ex), f"fold {k + 1}/{n_folds}", progress and d.is_main)
+    state = {"c": None}
+
+    def on_step(n: int, running: float) -> None:
+        if bar is not None:
+            bar.update(n)
+            bar.set_postfix(loss=f"{running:.4f}", c_index="-" if state["c"] is None else f"{state['c']:.3f}")
+
+    def on_epoch(rec: dict) -> None:
+        state["c"] = rec.get("train_c_index")
+        log(rec)
+
+    try:
+        fit = fit_fold(wrapped, train_ex, cfg, k, d, monitor=val_ex, log=on_epoch, on_step=on_step)
+    finally:
+        if bar is not None:
+            bar.close()
+    risk, surv = predict_examples(model, val_ex, d)
+    summary = None
+    if d.is_main:
+        metrics = fold_metrics([e.time for e in train_ex], [e.censorship for e in train_ex],
+                               [e.time for e in val_ex], [e.censorship for e in val_ex], risk, surv, cuts)
+        fdir = run.fold_dir(k)
+        fdir.mkdir(parents=True, exist_ok=True)
+        _write_csv(fdir / "predictions.csv", _fold_frame(k, val_ex, risk, surv))
+        meta = {
+            "fold": k,
+            "model_config": mcfg.to_dict(),
+            "train_config": cfg.to_dict(),
+            "scaler": scaler.to_dict() if scaler is not None else None,
+            "cuts": [float(c) for c in cuts],
+            "groups": cohort.groups.to_dict() if (use_g and cohort.groups is not None) else None,
+            "feature_dim": mcfg.path_input_dim if use_p else None,
+            "cohort": cohort.name,
+            "metrics": metrics,
+            "selected_epoch": fit.selected_epoch,
+            "train_case_ids": [e.case_id for e in train_ex],
+            "val_case_ids": [e.case_id for e in val_ex],
+            "train_survival": {"times": [e.time for e in train_ex], "censorship": [e.censorship for e in train_ex]},
+            "history": fit.history,
+            "seconds": time.perf_counter() - t0,
+        }
+        save_fold(fdir, model, meta)
+        summary = _rebuild_outputs(run, n_folds, cfg, extra)
+        log({"event": "fold_end", "fold": k, "metrics": {m: metrics.get(m) for m in ("c_index", "ipcw_c_index", "integrated_brier", "mean_auc")},
+             "seconds": meta["seconds"]})
+    d.barrier()
+    return summary

@@ -1,0 +1,124 @@
+"""Metrics of a run: per fold, mean ± std over folds, pooled out-of-fold with bootstrap CIs.
+
+Per fold (on its validation patients): Harrell's C-index, Uno's IPCW C-index
+(censoring estimated on the fold's training patients), integrated Brier score
+and mean time-dependent AUC of the predicted step survival curves (see
+:mod:`memamba_core.survival.metrics` for how curves become survival functions).
+A metric that is undefined on a fold (e.g. no event in it) is ``None`` and the
+reason is kept under ``notes``.
+
+Pooled: all out-of-fold predictions together. Risks of different fold models
+are on comparable scales only roughly, so the per-fold mean is the headline
+number (the field's convention); the pooled C-index comes with a bootstrap CI.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..survival.metrics import c_index_ci, concordance, integrated_brier, ipcw_c_index, time_dependent_auc
+
+__all__ = ["fold_metrics", "summarize", "evaluate_run", "survival_columns", "METRICS"]
+
+METRICS = ("c_index", "ipcw_c_index", "integrated_brier", "mean_auc")
+
+
+def survival_columns(k: int) -> list[str]:
+    """Names of the K survival-curve columns: ``S_1 … S_K`` (S_k = P(survive past bin k))."""
+    return [f"S_{i + 1}" for i in range(k)]
+
+
+def fold_metrics(train_times, train_cens, times, cens, risk, survival, cuts) -> dict:
+    """All four metrics for one fold's validation patients (``cens``: 1 = censored)."""
+    tt, te = np.asarray(train_times, float), 1 - np.asarray(train_cens, int)
+    t, e = np.asarray(times, float), 1 - np.asarray(cens, int)
+    out, notes = {}, {}
+    calls = {
+        "c_index": lambda: concordance(t, e, risk),
+        "ipcw_c_index": lambda: ipcw_c_index(tt, te, t, e, risk),
+        "integrated_brier": lambda: integrated_brier(tt, te, t, e, survival, cuts),
+        "mean_auc": lambda: time_dependent_auc(tt, te, t, e, survival, cuts)[2],
+    }
+    for name, fn in calls.items():
+        try:
+            out[name] = float(fn())
+        except InputError as err:
+            out[name] = None
+            notes[name] = str(err)
+    out["n"] = int(t.size)
+    out["n_events"] = int(e.sum())
+    if notes:
+        out["notes"] = notes
+    return out
+
+
+def summarize(per_fold: list[dict], oof: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
+              n_folds: int | None = None) -> dict:
+    """Per-fold list + mean/std of each metric + pooled OOF C-index with a bootstrap CI."""
+    mean, std = {}, {}
+    for m in METRICS:
+        vals = [f[m] for f in per_fold if f.get(m) is not None]
+        mean[m] = float(np.mean(vals)) if vals else None
+        std[m] = float(np.std(vals, ddof=1)) if len(vals) > 1 else None
+    pooled = None
+    if len(oof):
+        try:
+            pooled = c_index_ci(
+                oof["survival_months"].to_numpy(float), 1 - oof["censorship"].to_numpy(int), oof["risk"].to_numpy(float),
+                n_boot=n_boot, seed=seed, level=level,
+            ).to_dict()
+        except InputError as err:
+            pooled = {"error": str(err)}
+    return {
+        "folds": per_fold,
+        "mean": mean,
+        "std": std,
+        "pooled_c_index": pooled,
+        "n_folds_finished": len(per_fold),
+        "complete": n_folds is not None and len(per_fold) == n_folds,
+    }
+
+
+def evaluate_run(run_dir: str | Path, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict:
+    """Recompute the metrics of a run folder from its files, with bootstrap CIs per fold and pooled.
+
+    Reads ``oof_predictions.csv`` and each ``fold_<k>/meta.json`` (cut-points,
+    training times). Writes nothing.
+    """
+    run = Path(run_dir)
+    oof_path = run / "oof_predictions.csv"
+    if not oof_path.is_file():
+        raise InputError(f"{oof_path}: missing; `memamba evaluate` needs a run folder with at least one finished fold.")
+    try:
+        oof = pd.read_csv(oof_path, dtype={"case_id": str})
+    except Exception as err:
+        raise InputError(f"{oof_path}: cannot be read ({err}); rerun `memamba train` on this folder to rebuild it.") from err
+    need = {"case_id", "fold", "risk", "survival_months", "censorship"}
+    if not need <= set(oof.columns):
+        raise InputError(f"{oof_path}: missing column(s) {', '.join(sorted(need - set(oof.columns)))}; it was not written by memamba.")
+    s_cols = [c for c in oof.columns if c.startswith("S_")]
+    folds = []
+    for k, part in oof.groupby("fold", sort=True):
+        meta_p = run / f"fold_{int(k)}" / "meta.json"
+        try:
+            meta = json.loads(meta_p.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise InputError(f"{meta_p}: cannot be read ({err}); the fold's checkpoint is damaged — rerun its training.") from err
+        tr = meta.get("train_survival", {})
+        m = fold_metrics(tr.get("times", []), tr.get("censorship", []), part["survival_months"], part["censorship"],
+                         part["risk"].to_numpy(), part[s_cols].to_numpy(), meta["cuts"])
+        try:
+            ci = c_index_ci(part["survival_months"].to_numpy(float), 1 - part["censorship"].to_numpy(int),
+                            part["risk"].to_numpy(float), n_boot=n_boot, seed=seed, level=level)
+            m["c_index_ci"] = [ci.low, ci.high]
+        except InputError as err:
+            m["c_index_ci"] = None
+            m.setdefault("notes", {})["c_index_ci"] = str(err)
+        m["fold"] = int(k)
+        folds.append(m)
+    return summarize(folds, oof, n_boot=n_boot, seed=seed, level=level)

@@ -1,0 +1,218 @@
+"""Fitting one fold: epochs of one-patient passes with gradient accumulation, and evaluation.
+
+Determinism: every random choice is keyed by (seed, fold, epoch, patient) —
+the patient order of an epoch, the patch subsample and the dropout masks of a
+patient's pass (the torch RNG is re-seeded before each pass). So the result
+does not depend on how patients are dealt to ranks: one process and several
+give the same updates up to float summation order.
+
+Selection (``TrainConfig.selection``):
+* ``last`` — the model after the last epoch. The reported validation fold is
+  never looked at to choose anything.
+* ``inner_val`` — an inner split carved out of the training fold (stratified
+  by event, ``inner_val_fraction``) is held out from training; the epoch with
+  the best inner C-index is kept. The outer validation fold stays unseen.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import InputError
+from ..survival.discrete import nll_loss
+from ..survival.metrics import concordance
+from .config import TrainConfig
+from .distributed import Dist, no_sync
+from .examples import Example, subsample_patches
+
+__all__ = ["FitResult", "fit_fold", "predict_examples", "split_inner", "patient_key"]
+
+
+def patient_key(*parts: int) -> np.random.SeedSequence:
+    """A seed sequence for one (seed, fold, epoch, patient, …) key."""
+    return np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in parts])
+
+
+def _seed_torch(key: np.random.SeedSequence) -> None:
+    torch.manual_seed(int(key.generate_state(1, dtype=np.uint64)[0] & 0x7FFFFFFFFFFFFFFF))
+
+
+def _forward(model: nn.Module, ex: Example, device: torch.device, max_patches: int, rng: np.random.Generator | None):
+    feats = ex.features()
+    if feats is not None:
+        if rng is not None:
+            feats = subsample_patches(feats, max_patches, rng)
+        feats = feats.to(device, non_blocking=True)
+    omics = None if ex.omics is None else [t.to(device) for t in ex.omics]
+    return model(feats, omics)
+
+
+def _loss(out, ex: Example, cfg: TrainConfig, device: torch.device) -> torch.Tensor:
+    y = torch.tensor([ex.bin], device=device)
+    c = torch.tensor([ex.censorship], device=device)
+    loss = nll_loss(out.logits.reshape(1, -1), y, c, alpha=cfg.alpha_surv)
+    if out.mmd is not None:
+        loss = loss + out.mmd  # already weighted by the model (mmd_weight; 0 when off)
+    return loss
+
+
+def _c_index(times, cens, risk) -> float | None:
+    try:
+        return concordance(np.asarray(times), 1 - np.asarray(cens), np.asarray(risk))
+    except InputError:
+        return None
+
+
+@torch.no_grad()
+def predict_examples(model: nn.Module, examples: list[Example], d: Dist) -> tuple[np.ndarray, np.ndarray]:
+    """Risk (P,) and survival (P, K) of ``examples`` in eval mode, full bags; sharded over ranks and gathered."""
+    module = getattr(model, "module", model)
+    was_training = module.training
+    module.eval()
+    local = {}
+    for i in range(d.rank, len(examples), d.world):
+        out = _forward(module, examples[i], d.device, 0, None)
+        local[i] = (float(out.risk), out.survival.detach().float().cpu().numpy())
+    merged = {}
+    for part in d.gather(local):
+        merged.update(part)
+    module.train(was_training)
+    if not examples:
+        return np.zeros(0), np.zeros((0, 0))
+    risk = np.array([merged[i][0] for i in range(len(examples))])
+    surv = np.stack([merged[i][1] for i in range(len(examples))])
+    return risk, surv
+
+
+def split_inner(examples: list[Example], fraction: float, seed: int, fold: int) -> tuple[list[Example], list[Example]]:
+    """(train, inner) split of a training fold, stratified by event, deterministic."""
+    rng = np.random.default_rng(patient_key(seed, fold, 7919))
+    inner = []
+    for flag in (0, 1):
+        idx = [i for i, e in enumerate(examples) if e.censorship == flag]
+        rng.shuffle(idx)
+        inner += idx[: max(1, round(fraction * len(idx)))] if idx else []
+    inner_set = set(inner)
+    tr = [e for i, e in enumerate(examples) if i not in inner_set]
+    held = [e for i, e in enumerate(examples) if i in inner_set]
+    if not any(e.censorship == 0 for e in tr):
+        raise InputError(f"fold {fold}: after carving the inner split no training event remains; use selection='last'.")
+    return tr, held
+
+
+@dataclass
+class FitResult:
+    """The selected model state and the per-epoch history of one fold."""
+
+    state: dict[str, torch.Tensor]
+    selected_epoch: int
+    history: list[dict] = field(default_factory=list)
+
+
+def _make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _run_epoch(model, opt, examples, cfg: TrainConfig, fold: int, epoch: int, d: Dist, on_step) -> tuple[float, dict[int, float]]:
+    """One pass over ``examples``; returns (mean loss over patients, {patient index: train-mode risk})."""
+    n = len(examples)
+    order = np.random.default_rng(patient_key(cfg.seed, fold, epoch, 104729)).permutation(n)
+    G = cfg.grad_accum
+    loss_sum, count, risks = 0.0, 0, {}
+    model.train()
+    for s in range(0, n, G):
+        step = order[s : s + G]
+        n_step = len(step)
+        local = list(step[d.rank :: d.world])
+        m = math.ceil(n_step / d.world)
+        scale = d.world / n_step
+        for j in range(m):
+            real = j < len(local)
+            i = int(local[j]) if real else int(step[0])
+            key = patient_key(cfg.seed, fold, epoch, i)
+            _seed_torch(key)
+            rng = np.random.default_rng(key)
+            with no_sync(model, skip=j < m - 1):
+                out = _forward(model, examples[i], d.device, cfg.max_train_patches, rng)
+                loss = _loss(out, examples[i], cfg, d.device)
+                (loss * (scale if real else 0.0)).backward()
+            if real:
+                loss_sum += float(loss.detach())
+                count += 1
+                risks[i] = float(out.risk.detach())
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if on_step is not None:
+            on_step(n_step, loss_sum / max(count, 1))
+    total = d.sum([loss_sum, float(count)])
+    merged = {}
+    for part in d.gather(risks):
+        merged.update(part)
+    return total[0] / max(total[1], 1.0), merged
+
+
+def fit_fold(
+    model: nn.Module,
+    train: list[Example],
+    cfg: TrainConfig,
+    fold: int,
+    d: Dist,
+    *,
+    monitor: list[Example] | None = None,
+    log: Callable[[dict], None] | None = None,
+    on_step: Callable[[int, float], None] | None = None,
+) -> FitResult:
+    """Train ``model`` (possibly DDP-wrapped) on ``train``; return the selected state.
+
+    Args:
+        monitor: the outer validation fold, evaluated every ``cfg.eval_every``
+            epochs for the progress log only (never used to select).
+        log: called with one progress record per epoch (on every rank; rank 0 writes it).
+        on_step: called after each optimiser step with (patients in the step, running mean loss).
+    """
+    inner: list[Example] = []
+    if cfg.selection == "inner_val":
+        train, inner = split_inner(train, cfg.inner_val_fraction, cfg.seed, fold)
+    opt = _make_optimizer(model, cfg)
+    module = getattr(model, "module", model)
+    best = (-math.inf, None, cfg.epochs)
+    history = []
+    for epoch in range(1, cfg.epochs + 1):
+        t0 = time.perf_counter()
+        loss, risks = _run_epoch(model, opt, train, cfg, fold, epoch, d, on_step)
+        idx = sorted(risks)
+        rec = {
+            "event": "epoch",
+            "fold": fold,
+            "epoch": epoch,
+            "epochs": cfg.epochs,
+            "loss": loss,
+            "train_c_index": _c_index([train[i].time for i in idx], [train[i].censorship for i in idx], [risks[i] for i in idx]),
+        }
+        if inner:
+            r, _ = predict_examples(module, inner, d)
+            ci = _c_index([e.time for e in inner], [e.censorship for e in inner], r)
+            rec["inner_c_index"] = ci
+            if ci is not None and ci > best[0]:
+                best = (ci, copy.deepcopy(module.state_dict()), epoch)
+        if monitor and cfg.eval_every and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs):
+            r, _ = predict_examples(module, monitor, d)
+            rec["val_c_index"] = _c_index([e.time for e in monitor], [e.censorship for e in monitor], r)
+        rec["seconds"] = time.perf_counter() - t0
+        history.append(rec)
+        if log is not None:
+            log(rec)
+    if best[1] is not None:
+        module.load_state_dict(best[1])
+        return FitResult(best[1], best[2], history)
+    return FitResult(copy.deepcopy(module.state_dict()), cfg.epochs, history)

@@ -1,0 +1,78 @@
+"""A tiny synthetic cohort folder (MCAT/CLAM layout) and tiny model configs for the training tests.
+
+P patients with one slide each: an (N, D_in) ``.pt`` bag and 3 gene groups of
+4 ``_rnaseq`` columns. Survival depends on one gene and the mean of one patch
+feature, so a model can learn something within a few epochs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from memamba_core.models import ModelConfig
+from memamba_core.train import TrainConfig
+from memamba_core.train.config import model_template
+
+D_IN = 8
+GENES = [f"G{i}" for i in range(12)]
+
+
+def make_cohort(root: Path, n: int = 24, seed: int = 0, *, all_censored: bool = False, pathology: bool = True,
+                n_genes: int = 12, d_in: int = D_IN, splits: list[tuple[list[int], list[int]]] | None = None) -> Path:
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    genes = GENES[:n_genes]
+    x = rng.normal(size=(n, len(genes)))
+    rows = []
+    if pathology:
+        (root / "pt_files").mkdir(exist_ok=True)
+    for i in range(n):
+        n_patch = int(rng.integers(12, 30))
+        feats = rng.normal(size=(n_patch, d_in)).astype(np.float32)
+        feats[:, 0] += x[i, 1]
+        if pathology:
+            torch.save(torch.from_numpy(feats), root / "pt_files" / f"S{i:03d}.pt")
+        hazard = np.exp(0.9 * x[i, 0] + 0.6 * x[i, 1])
+        t = float(rng.exponential(30 / hazard)) + 0.5
+        c = float(rng.exponential(60)) + 1.0
+        rows.append({
+            "case_id": f"P{i:03d}",
+            "slide_id": f"S{i:03d}.svs",
+            "survival_months": round(min(t, c), 3),
+            "censorship": 1 if (all_censored or c < t) else 0,
+            **{f"{g}_rnaseq": x[i, j] for j, g in enumerate(genes)},
+        })
+    df = pd.DataFrame(rows)
+    if not all_censored and (df["censorship"] == 0).sum() < 4:
+        df.loc[:3, "censorship"] = 0
+    df.to_csv(root / "labels.csv", index=False)
+    sig = pd.DataFrame({"A": genes[0:4], "B": genes[4:8], "C": genes[8:12]}) if n_genes == 12 else pd.DataFrame({"A": genes})
+    sig.to_csv(root / "signatures.csv", index=False)
+    if splits is not None:
+        for k, (tr, va) in enumerate(splits):
+            width = max(len(tr), len(va))
+            pd.DataFrame({
+                "train": [f"P{i:03d}" for i in tr] + [None] * (width - len(tr)),
+                "val": [f"P{i:03d}" for i in va] + [None] * (width - len(va)),
+            }).to_csv(root / f"splits_{k}.csv")
+    return root
+
+
+def tiny_model(**changes) -> ModelConfig:
+    """A small, fast ME-Mamba config (d = 16, one layer)."""
+    base = dict(d_model=16, d_state=4, n_layers=1, dropout=0.1)
+    base.update(changes)
+    return model_template(**base)
+
+
+def tiny_train(**changes) -> TrainConfig:
+    base = dict(model=tiny_model(), epochs=2, grad_accum=4, lr=1e-3, folds="generated", n_folds=3, max_train_patches=16,
+                num_threads=1)
+    if "model" in changes and isinstance(changes["model"], dict):
+        changes["model"] = tiny_model(**changes["model"])
+    base.update(changes)
+    return TrainConfig(**base)

@@ -1,0 +1,160 @@
+"""Drive the real dashboard in Debian's chromium with Playwright (shared by tests/e2e and benchmarks).
+
+``Server`` runs ``streamlit run dashboard/Home.py`` on a free localhost port
+(its own process group, stopped on exit); ``browser()`` launches
+``/usr/bin/chromium`` headless (Playwright's bundled browser is not used).
+The helpers wait for what a user waits for: an element with a given text,
+the app's "running" indicator gone, no exception box.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+EXCEPTION = '[data-testid="stException"]'
+PAGES = {"Home": "", "Cohort survival": "Cohort_survival", "Patient": "Patient", "Transport map": "Transport_map",
+         "Ablations": "Ablations", "Train / evaluate": "Train_evaluate"}
+
+
+def chromium_path() -> str | None:
+    """Debian's chromium, if installed."""
+    for p in ("/usr/bin/chromium", shutil.which("chromium") or ""):
+        if p and os.access(p, os.X_OK):
+            return p
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``streamlit run dashboard/Home.py`` in the background; ``.url``; ``.started_at`` (perf_counter)."""
+
+    def __init__(self, env: dict[str, str], port: int | None = None):
+        self.port = port or free_port()
+        self.url = f"http://localhost:{self.port}"
+        self.env = {**os.environ, **env}
+        self.proc: subprocess.Popen | None = None
+        self.started_at = 0.0
+        self.log = Path(env.get("MEMAMBA_CACHE", "/tmp")) / f"streamlit-{self.port}.log"
+
+    def start(self) -> "Server":
+        cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", "--server.headless", "true",
+               "--server.port", str(self.port), "--browser.gatherUsageStats", "false"]
+        self.started_at = time.perf_counter()
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(cmd, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        return self
+
+    def wait_healthy(self, timeout: float = 60) -> float:
+        """Block until /_stcore/health answers; returns seconds since start()."""
+        end = time.time() + timeout
+        while time.time() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited ({self.proc.returncode}):\n{self.log.read_text()[-3000:]}")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=1) as r:
+                    if r.status == 200:
+                        return time.perf_counter() - self.started_at
+            time.sleep(0.05)
+        raise TimeoutError(f"streamlit did not answer on {self.url}:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+    def __enter__(self) -> "Server":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def browser(width: int = 1500, height: int = 1000):
+    """A Playwright page in headless Debian chromium."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            page = b.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(60_000)
+            yield page
+        finally:
+            b.close()
+
+
+def wait_idle(page, timeout: float = 60) -> None:
+    """Wait until the app has finished running the script (status widget gone, nothing stale)."""
+    page.wait_for_timeout(150)
+    page.wait_for_function(
+        """() => !document.querySelector('[data-testid="stStatusWidget"]')""", timeout=timeout * 1000)
+
+
+def wait_text(page, text: str, timeout: float = 60) -> None:
+    """Wait for visible ``text`` anywhere in the main area."""
+    page.get_by_text(text, exact=False).first.wait_for(state="visible", timeout=timeout * 1000)
+
+
+def assert_no_exception(page) -> None:
+    boxes = page.locator(EXCEPTION)
+    if boxes.count():
+        raise AssertionError(f"Streamlit exception on {page.url}: {boxes.first.inner_text()[:2000]}")
+
+
+def goto_page(page, name: str) -> None:
+    """Switch page through the sidebar navigation (as a user would)."""
+    page.locator('[data-testid="stSidebarNav"] a', has_text=name).first.click()
+    page.wait_for_url(f"**/{PAGES[name]}")
+
+
+def select_option(page, label: str, option: str) -> None:
+    """Open the selectbox labelled ``label`` and choose ``option``."""
+    box = page.locator('[data-testid="stSelectbox"]', has_text=label).first
+    box.locator("input").click()
+    page.get_by_role("option", name=option, exact=True).first.click()
+
+
+def click_plot_point(page, chart_index: int = 0, trace: int = 1, point: int = 0) -> None:
+    """Click point ``point`` of trace ``trace`` in the ``chart_index``-th Plotly chart (a real mouse click)."""
+    charts = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot')
+    div = charts.nth(chart_index)
+    div.scroll_into_view_if_needed()
+    xy = div.evaluate(
+        """(gd, [t, i]) => {
+            const fl = gd._fullLayout, tr = gd._fullData[t];
+            const xa = fl[tr.xaxis.replace('x', 'xaxis')], ya = fl[tr.yaxis.replace('y', 'yaxis')];
+            const r = gd.getBoundingClientRect();
+            return [r.left + xa._offset + xa.l2p(tr.x[i]), r.top + ya._offset + ya.l2p(tr.y[i])];
+        }""",
+        [trace, point],
+    )
+    page.mouse.click(xy[0], xy[1])
+
+
+def toggle(page, label: str) -> None:
+    """Flip the toggle/checkbox labelled ``label``."""
+    page.locator('[data-testid="stCheckbox"]', has_text=label).first.locator("label").first.click()
