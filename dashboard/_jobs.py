@@ -189,7 +189,11 @@ def progress(records: list[dict]) -> tuple[float, str]:
 
 
 def train_args(cohort: str | Path, run_dir: str | Path, *, model: str, modalities: str, epochs: int, n_folds: int,
-               lr: float, seed: int) -> list[str]:
-    """Arguments of ``memamba train`` for a cross-validated run of ``cohort`` into ``run_dir``."""
+               lr: float, seed: int, d_model: int) -> list[str]:
+    """Arguments of ``memamba train`` for a cross-validated run of ``cohort`` into ``run_dir``.
+
+    Folds: the cohort's split files when it has them, else ``n_folds`` generated ones.
+    """
     return ["train", str(cohort), "--out", str(run_dir), "--model", model, "--modalities", modalities,
-            "--epochs", str(epochs), "--folds", str(n_folds), "--lr", repr(lr), "--seed", str(seed)]
+            "--epochs", str(epochs), "--n-folds", str(n_folds), "--lr", repr(lr), "--seed", str(seed),
+            "--d-model", str(d_model)]

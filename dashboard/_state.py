@@ -58,14 +58,10 @@ def _build_demo(profile: str) -> str:
     from memamba_core.demo import ensure_demo
 
     with st.status(f"Preparing the demo cohort ('{profile}')… (first start only)", expanded=True) as box:
-        bar = st.progress(0.0)
+        bar = st.progress(0.0, text="starting…")
 
-        def progress(*args, **kwargs):
-            done, total, msg = _progress_args(args, kwargs)
-            if total:
-                bar.progress(min(max(done / total, 0.0), 1.0), text=msg or None)
-            elif msg:
-                box.write(msg)
+        def progress(fraction: float, message: str = "") -> None:
+            bar.progress(min(max(float(fraction), 0.0), 1.0), text=message or None)
 
         path = ensure_demo(profile, progress=progress)
         box.update(label="Demo cohort ready", state="complete", expanded=False)
@@ -87,18 +83,6 @@ def _build_demo_model(profile: str) -> str:
         path = ensure_demo_model(profile, on_record=on_record)
         box.update(label="Demo model ready", state="complete", expanded=False)
     return path
-
-
-def _progress_args(args, kwargs) -> tuple[float, float, str]:
-    """Accept progress(done, total, message), progress(fraction, message) or progress(message=...)."""
-    msg = str(kwargs.get("message", kwargs.get("msg", "")) or "")
-    nums = [a for a in args if isinstance(a, (int, float))]
-    msg = msg or " ".join(str(a) for a in args if isinstance(a, str))
-    if len(nums) >= 2:
-        return float(nums[0]), float(nums[1]), msg
-    if len(nums) == 1:
-        return float(nums[0]), 1.0, msg
-    return 0.0, 0.0, msg
 
 
 def cohort_path() -> str:

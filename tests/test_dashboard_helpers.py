@@ -109,6 +109,15 @@ def test_job_lifecycle(tmp_path):
 
 
 def test_train_args_and_cli():
-    args = _jobs.train_args("/c", "/r", model="memamba", modalities="both", epochs=3, n_folds=5, lr=2e-4, seed=1)
-    assert args[:2] == ["train", "/c"] and "--out" in args
-    assert _jobs.cli()
+    args = _jobs.train_args("/c", "/r", model="memamba", modalities="both", epochs=3, n_folds=5, lr=2e-4, seed=1, d_model=64)
+    assert args[:2] == ["train", "/c"] and args[args.index("--out") + 1] == "/r"
+    assert args[args.index("--n-folds") + 1] == "5" and args[args.index("--d-model") + 1] == "64"
+
+
+def test_train_args_parse_with_the_real_cli():
+    from memamba_core.cli import build_parser
+
+    args = _jobs.train_args("/c", "/r", model="snn", modalities="genomics", epochs=2, n_folds=3, lr=1e-3, seed=4, d_model=32)
+    ns = build_parser().parse_args(args)
+    assert (str(ns.cohort), str(ns.out), ns.model_name, ns.modalities, ns.epochs, ns.n_folds, ns.seed, ns.d_model) == \
+        ("/c", "/r", "snn", "genomics", 2, 3, 4, 32)

@@ -237,3 +237,13 @@ def test_cohort_pickles_for_worker_processes(tmp_path):
     assert len(clone._cache) == 0 and clone.case_ids() == cohort.case_ids()
     torch.testing.assert_close(clone.load_bag("CASE-000").features, bag.features)
     assert clone.has_genomics("CASE-001") and clone.summary().n_slides == 7
+
+
+@needs_blca
+def test_blca_through_a_cohort_file_elsewhere(tmp_path):
+    (tmp_path / "blca.toml").write_text(
+        f'name = "BLCA"\nroot = "{BLCA}"\nlabels = "tcga_blca_all_clean.csv.gz"\nsplits = ["splits_0.csv", "splits_3.csv"]\n'
+    )
+    cohort = load_cohort(tmp_path / "blca.toml")
+    assert cohort.name == "BLCA" and len(cohort.patients) == 373 and len(cohort.splits) == 2
+    assert cohort.splits[1] == load_cohort(BLCA).splits[3]

@@ -1,4 +1,4 @@
-"""Genomic values, gene groups (signatures / pathways / by type) and the scaler."""
+"""Genomic values (label CSV or genomics CSV), the scaler and genomic tokens."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 
 from memamba_core.data import GeneGroups, GenomicScaler, load_cohort
 from memamba_core.errors import InputError
-from tests._cohort_fixtures import gene_names, make_clam_cohort
+from tests._cohort_fixtures import make_clam_cohort
 
 
 @pytest.fixture
@@ -23,54 +23,12 @@ def _labels(root):
     return pd.read_csv(root / "labels.csv", index_col=0)
 
 
-def test_signature_tokens_sorted_and_in_family_order(root):
-    g = load_cohort(root).groups
-    assert g.names == ("Family A", "Family B")
-    assert g.columns[0][:3] == ("GENE0_cnv", "GENE0_rnaseq", "GENE2_cnv")
-    assert g.sizes == (10, 5)
-    assert GeneGroups.from_dict(json.loads(json.dumps(g.to_dict()))) == g
-
-
-def test_signature_family_without_columns_dropped(root):
-    sig = pd.read_csv(root / "signatures.csv")
-    sig["Empty"] = pd.Series(["NOTAGENE", "ALSO_NOT"])
-    sig.to_csv(root / "signatures.csv", index=False)
-    cohort = load_cohort(root)
-    assert cohort.groups.names == ("Family A", "Family B")
-    assert any("'Empty'" in i and "dropped" in i for i in cohort.issues)
-
-
-def test_pathways_matrix(root):
-    (root / "signatures.csv").unlink()
-    genes = gene_names(10)
-    comp = pd.DataFrame({"P1": [1 if j < 3 else 0 for j in range(10)], "P2": [j % 2 for j in range(10)]}, index=genes)
-    comp.to_csv(root / "pathways.csv")  # genes as an unnamed index column
-    g = load_cohort(root).groups
-    assert g.names == ("P1", "P2")
-    assert g.columns[0] == ("GENE0_cnv", "GENE0_rnaseq", "GENE1_rnaseq", "GENE2_cnv", "GENE2_rnaseq")
-    assert g.sizes == (5, 5)
-
-
-def test_pathways_not_binary(root):
-    (root / "signatures.csv").unlink()
-    pd.DataFrame({"gene": ["GENE0", "GENE1"], "P1": [1, 0.5]}).to_csv(root / "pathways.csv", index=False)
-    with pytest.raises(InputError, match=r"pathways\.csv: column 'P1' must hold 0/1.*row 2 \(gene GENE1\)"):
-        load_cohort(root)
-
-
-def test_no_groups_file_groups_by_type(root):
-    (root / "signatures.csv").unlink()
-    cohort = load_cohort(root)
-    assert cohort.groups.names == ("rnaseq", "cnv") and cohort.groups.sizes == (10, 5)
-    assert any("grouped by type" in i for i in cohort.issues)
-
-
 def test_non_numeric_genomic_value(root):
     df = _labels(root)
     df["GENE3_rnaseq"] = df["GENE3_rnaseq"].astype(object)
     df.loc[2, "GENE3_rnaseq"] = "high"
     df.to_csv(root / "labels.csv")
-    with pytest.raises(InputError, match=r"labels\.csv: genomic column 'GENE3_rnaseq' has non-numeric values \(row 3"):
+    with pytest.raises(InputError, match=r"labels\.csv: genomic column 'GENE3_rnaseq' has non-numeric values \(data row 3"):
         load_cohort(root)
 
 
@@ -93,7 +51,7 @@ def test_separate_genomics_csv(root):
 
 def test_genomics_csv_duplicate_case(root):
     pd.DataFrame({"case_id": ["CASE-000", "CASE-000"], "GENE0_rnaseq": [1, 2]}).to_csv(root / "genomics.csv", index=False)
-    with pytest.raises(InputError, match=r"genomics\.csv: case_id CASE-000 appears on several rows \(rows 1, 2\)"):
+    with pytest.raises(InputError, match=r"genomics\.csv: case_id CASE-000 appears on several rows \(data rows 1, 2\)"):
         load_cohort(root)
 
 

@@ -42,7 +42,7 @@ def test_censorship_not_binary(root):
     with pytest.raises(InputError) as e:
         load_cohort(root)
     msg = str(e.value)
-    assert "labels.csv" in msg and "'censorship'" in msg and "rows 3, 5" in msg and "0 (event) or 1 (censored)" in msg
+    assert "labels.csv" in msg and "'censorship'" in msg and "data rows 3, 5" in msg and "0 (event) or 1 (censored)" in msg
 
 
 @pytest.mark.parametrize(
@@ -56,7 +56,7 @@ def test_bad_survival_times_list_rows(root, value, what):
         return d
 
     _edit(root, f)
-    with pytest.raises(InputError, match=rf"labels\.csv: column 'survival_months' has 2 {what} values \(rows 2, 6\)"):
+    with pytest.raises(InputError, match=rf"labels\.csv: column 'survival_months' has 2 {what} values \(data rows 2, 6\)"):
         load_cohort(root)
 
 
@@ -75,7 +75,7 @@ def test_conflicting_censorship_for_one_case(root):
 
 def test_empty_case_id(root):
     _edit(root, lambda d: d.assign(case_id=[None] + d["case_id"].tolist()[1:]))
-    with pytest.raises(InputError, match=r"'case_id' is empty in row 1"):
+    with pytest.raises(InputError, match=r"'case_id' is empty in data row 1"):
         load_cohort(root)
 
 

@@ -143,3 +143,16 @@ def test_c_index_ci_seeded_and_covers(data):
         c_index_ci(times, events, risk, n_boot=3)
     with pytest.raises(InputError, match="level must be in"):
         c_index_ci(times, events, risk, n_boot=50, level=1.5)
+
+
+def test_fast_pairwise_harrell_equals_sksurv_with_ties(data):
+    from sksurv.metrics import concordance_index_censored
+
+    from memamba_core.survival.metrics import _harrell
+
+    times, events, risk = data
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, len(times), len(times))  # duplicates, as in a bootstrap resample
+    t, e = np.round(times[idx]), events[idx].astype(bool)  # rounding makes tied times
+    r = np.round(risk[idx], 1)  # and tied risks
+    assert _harrell(t, e, r) == pytest.approx(concordance_index_censored(e, t, r)[0], abs=1e-12)

@@ -30,11 +30,12 @@ with st.form("tr_form"):
     n_folds = c[0].number_input("Folds (when the cohort has no split files)", 2, 10, 5, key="tr_folds")
     lr = c[1].number_input("Learning rate", 1e-6, 1e-1, 2e-4, format="%.0e", key="tr_lr")
     seed = c[2].number_input("Seed", 0, 10_000, 0, key="tr_seed")
+    d_model = c[3].selectbox("Model width (d)", [32, 64, 128, 256], index=1, key="tr_d")
     submitted = st.form_submit_button("Start training", type="primary")
 if submitted:
     run_dir = root / name.strip()
     args = _jobs.train_args(_state.cohort_path(), run_dir, model=model, modalities=modalities, epochs=int(epochs),
-                            n_folds=int(n_folds), lr=float(lr), seed=int(seed))
+                            n_folds=int(n_folds), lr=float(lr), seed=int(seed), d_model=int(d_model))
     try:
         job = _jobs.start(args, run_dir)
         st.session_state["tr_job"] = job.run_dir

@@ -65,13 +65,6 @@ class CohortConfig:
     feature_dim: int | None = None
     source: Path | None = None  # the cohort file, if one was used
 
-    def rel(self, path: Path) -> str:
-        """``path`` relative to the root, for messages."""
-        try:
-            return str(Path(path).relative_to(self.root))
-        except ValueError:
-            return str(path)
-
 
 def resolve_config(path: str | Path) -> CohortConfig:
     """Turn a folder or a cohort file into a :class:`CohortConfig`. Never writes.

@@ -108,9 +108,6 @@ class GenomicMatrix:
     def rows(self, case_ids) -> np.ndarray:
         return np.array([self._row[c] for c in case_ids], dtype=np.int64)
 
-    def col_index(self, columns) -> np.ndarray:
-        return np.array([self._col[c] for c in columns], dtype=np.int64)
-
 
 def _numeric(frame: pd.DataFrame, path: Path) -> np.ndarray:
     """Genomic block → (rows, C) float32; InputError on a non-numeric cell."""

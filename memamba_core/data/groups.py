@@ -115,7 +115,7 @@ def groups_from_pathways(path: Path, available: list[str], issues: list[str]) ->
         bad = np.flatnonzero(~v.isin([0, 1]).to_numpy())
         if bad.size:
             raise InputError(
-                f"{path}: column '{c}' must hold 0/1 membership values, but row {bad[0] + 1} "
+                f"{path}: column '{c}' must hold 0/1 membership values, but data row {bad[0] + 1} "
                 f"(gene {genes.iat[bad[0]]}) holds {comp[c].iat[bad[0]]!r}; fix the matrix."
             )
         names.append(str(c))

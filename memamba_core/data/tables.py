@@ -55,9 +55,9 @@ def read_table(path: Path, *, drop_unnamed: bool = True) -> pd.DataFrame:
 
 
 def row_list(rows, limit: int = 10) -> str:
-    """``"rows 4, 17, 52"`` (1-based data rows), shortened past ``limit``."""
+    """``"data rows 4, 17, 52"`` (counted from 1 below the header), shortened past ``limit``."""
     rows = [int(r) + 1 for r in rows]
     text = ", ".join(str(r) for r in rows[:limit])
     if len(rows) > limit:
         text += f" and {len(rows) - limit} more"
-    return ("row " if len(rows) == 1 else "rows ") + text
+    return ("data row " if len(rows) == 1 else "data rows ") + text

@@ -15,6 +15,7 @@ dust; 5 fat — empty adipocytes with thin membranes.
 from __future__ import annotations
 
 import numpy as np
+from scipy import fft as sfft
 from scipy.spatial import cKDTree
 
 __all__ = ["CLASSES", "TUMOUR", "make_texture_bank", "stain_lut"]
@@ -27,14 +28,21 @@ _H = _H / np.linalg.norm(_H)
 _E = _E / np.linalg.norm(_E)
 
 
+def _freqs(T: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fy, fx) grids of the real FFT of a (T, T) image, float32."""
+    fy = np.fft.fftfreq(T).astype(np.float32)[:, None]
+    fx = np.fft.rfftfreq(T).astype(np.float32)[None, :]
+    return fy, fx
+
+
 def _noise(rng: np.random.Generator, T: int, sigma: float, aniso: float = 1.0, angle: float = 0.0) -> np.ndarray:
     """Periodic Gaussian-filtered noise, zero mean, unit std: (T, T). ``sigma`` in px; ``aniso`` > 1 stretches along ``angle``."""
-    f = np.fft.fftfreq(T)
-    fy, fx = np.meshgrid(f, f, indexing="ij")
+    fy, fx = _freqs(T)
     c, s = np.cos(angle), np.sin(angle)
     u, v = fx * c + fy * s, -fx * s + fy * c
-    env = np.exp(-2 * (np.pi * sigma) ** 2 * ((u * aniso) ** 2 + (v / aniso) ** 2))
-    out = np.fft.ifft2(np.fft.fft2(rng.standard_normal((T, T))) * env).real
+    env = np.exp(-2 * (np.pi * sigma) ** 2 * ((u * aniso) ** 2 + (v / aniso) ** 2)).astype(np.float32)
+    white = rng.standard_normal((T, T), dtype=np.float32)
+    out = sfft.irfft2(sfft.rfft2(white) * env, s=(T, T))
     out -= out.mean()
     return out / (out.std() + 1e-12)
 
@@ -46,24 +54,23 @@ def _blobs(rng: np.random.Generator, T: int, density: float, radius: tuple[float
     ``density``: nuclei per pixel; radii drawn in ``radius`` (px); ``elong``: long/short axis ratio;
     ``angle``: fixed orientation (None = random per kind). Built as points ⊛ kernels with FFT.
     """
-    out = np.zeros((T, T))
+    spec = np.zeros((T, T // 2 + 1), np.complex64)
     n = rng.poisson(density * T * T)
-    F = np.fft.fft2
     for k in range(n_kinds):
         m = n // n_kinds
         flat = rng.integers(0, T, m) * T + rng.integers(0, T, m)
-        pts = np.bincount(flat, minlength=T * T).reshape(T, T).astype(np.float64)
+        pts = np.bincount(flat, minlength=T * T).reshape(T, T).astype(np.float32)
         r = rng.uniform(*radius)
         a = rng.uniform(0, np.pi) if angle is None else angle + rng.normal(0, 0.15)
         R = int(np.ceil(r * elong)) + 2
         yy, xx = np.mgrid[-R:R + 1, -R:R + 1]
         u = (xx * np.cos(a) + yy * np.sin(a)) / (r * elong)
         v = (-xx * np.sin(a) + yy * np.cos(a)) / r
-        ker = np.clip(1.5 - 1.5 * np.sqrt(u**2 + v**2) ** 2, 0, 1)
-        kt = np.zeros((T, T))
+        ker = np.clip(1.5 - 1.5 * (u**2 + v**2), 0, 1).astype(np.float32)
+        kt = np.zeros((T, T), np.float32)
         kt[np.ix_(np.arange(-R, R + 1) % T, np.arange(-R, R + 1) % T)] = ker
-        out += np.fft.ifft2(F(pts) * F(kt)).real
-    return np.clip(out, 0, 1)
+        spec += sfft.rfft2(pts) * sfft.rfft2(kt)
+    return np.clip(sfft.irfft2(spec, s=(T, T)), 0, 1)
 
 
 def _voronoi_membranes(rng: np.random.Generator, T: int, cell: float, width: float) -> np.ndarray:
@@ -81,7 +88,7 @@ def _voronoi_membranes(rng: np.random.Generator, T: int, cell: float, width: flo
 
 
 def _rgb(cH: np.ndarray, cE: np.ndarray) -> np.ndarray:
-    od = cH[..., None] * _H + cE[..., None] * _E
+    od = cH[..., None].astype(np.float32) * _H.astype(np.float32) + cE[..., None].astype(np.float32) * _E.astype(np.float32)
     return np.clip(255.0 * np.exp(-od) + 0.5, 0, 255).astype(np.uint8)
 
 

@@ -55,15 +55,17 @@ class BuiltinNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         od = -torch.log((x * 255.0 + 1.0) / 256.0)                    # (B, 3, 128, 128), ≥ 0
-        r, g, b = x[:, 0], x[:, 1], x[:, 2]                           # (B, 128, 128) each
+        xs = F.avg_pool2d(x, 2)                                       # (B, 3, 64, 64): colour statistics
+        ods = F.avg_pool2d(od, 2)
+        r, g, b = xs[:, 0], xs[:, 1], xs[:, 2]                        # (B, 64, 64) each
         mx = torch.maximum(torch.maximum(r, g), b).flatten(1)         # (B, L)
         mn = torch.minimum(torch.minimum(r, g), b).flatten(1)
-        grey = x.mean(1).flatten(1)                                   # (B, L)
+        grey = xs.mean(1).flatten(1)                                  # (B, L)
         sat = (mx - mn) / mx.clamp_min(1e-3)                          # HSV saturation
-        med = grey[:, ::4].median(1, keepdim=True).values             # (B, 1) median grey level
+        med = grey.median(1, keepdim=True).values                     # (B, 1) median grey level
         colour = torch.cat(
             [
-                *_mean_std(x.flatten(2)), *_mean_std(od.flatten(2)),   # 12: RGB and OD mean, std
+                *_mean_std(xs.flatten(2)), *_mean_std(ods.flatten(2)),  # 12: RGB and OD mean, std
                 (mn > 0.85).float().mean(1, keepdim=True),            # near-white fraction
                 (grey < 0.35).float().mean(1, keepdim=True),          # dark fraction
                 med, sat.mean(1, keepdim=True),                       # median grey, saturation

@@ -136,6 +136,31 @@ def _idx(rows: np.ndarray, limit: int = 8) -> str:
     return text + (f" and {rows.size - limit} more" if rows.size > limit else "")
 
 
+def _harrell(t: np.ndarray, e: np.ndarray, r: np.ndarray, tied_tol: float = 1e-8) -> float:
+    """Harrell's C by explicit pairs, identical to sksurv's rules (used inside the bootstrap).
+
+    Patient i with an event is comparable with j when t_j > t_i, or t_j = t_i
+    and j is censored; a risk tie (|r_i − r_j| ≤ tied_tol) counts one half.
+    O(P²) memory, so only for P up to a few thousand; raises InputError
+    without comparable pairs.
+    """
+    comp = e[:, None] & ((t[None, :] > t[:, None]) | ((t[None, :] == t[:, None]) & ~e[None, :]))
+    n = int(comp.sum())
+    if n == 0:
+        raise InputError("No comparable pairs; the C-index is undefined.")
+    diff = r[:, None] - r[None, :]
+    concordant = int((comp & (diff > tied_tol)).sum())
+    tied = int((comp & (np.abs(diff) <= tied_tol)).sum())
+    return (concordant + 0.5 * tied) / n
+
+
+def _finite(value: float, what: str) -> float:
+    """InputError when a score came out NaN/inf (e.g. no event before an evaluation time)."""
+    if not np.isfinite(value):
+        raise InputError(f"{what} is undefined on these data (no events or no comparable patients at the evaluation times).")
+    return float(value)
+
+
 def _surv(t: np.ndarray, e: np.ndarray) -> np.ndarray:
     return Surv.from_arrays(event=e, time=t)
 
@@ -161,7 +186,7 @@ def concordance(times, events, risk) -> float:
     r = _check_scores(risk, t.size)
     if not _comparable_pairs(t, e):
         raise InputError("No comparable pairs: every event happens at or after the last follow-up time; the C-index is undefined.")
-    return float(concordance_index_censored(e, t, r)[0])
+    return _finite(concordance_index_censored(e, t, r)[0], "C-index")
 
 
 def ipcw_c_index(train_times, train_events, times, events, risk, tau: float | None = None) -> float:
@@ -190,7 +215,7 @@ def ipcw_c_index(train_times, train_events, times, events, risk, tau: float | No
     if not (e & (t < tau)).any():
         raise InputError(f"No test event before tau = {tau:.3g} months; the IPCW C-index is undefined.")
     try:
-        return float(concordance_index_ipcw(_surv(tt, te), _surv(t, e), r, tau=tau)[0])
+        return _finite(concordance_index_ipcw(_surv(tt, te), _surv(t, e), r, tau=tau)[0], "IPCW C-index")
     except ValueError as err:  # censoring survival reaches 0 before tau
         raise InputError(f"IPCW C-index cannot be computed up to tau = {tau:.3g} months ({err}); give a smaller tau.") from err
 
@@ -245,7 +270,7 @@ def integrated_brier(train_times, train_events, times, events, survival, cuts, e
             f"got {grid.min():.3g}..{grid.max():.3g}."
         )
     try:
-        return float(integrated_brier_score(_surv(tt, te), _surv(t, e), survival_at(s, c, grid), grid))
+        return _finite(integrated_brier_score(_surv(tt, te), _surv(t, e), survival_at(s, c, grid), grid), "integrated Brier score")
     except ValueError as err:
         raise InputError(f"integrated Brier score cannot be computed ({err}).") from err
 
@@ -278,10 +303,11 @@ def time_dependent_auc(train_times, train_events, times, events, survival, cuts,
         raise InputError(f"evaluation times must lie in [{t.min():.3g}, {t.max():.3g}) months (the test follow-up).")
     est = 1.0 - survival_at(s, c, grid)
     try:
-        auc, mean_auc = cumulative_dynamic_auc(_surv(tt, te), _surv(t, e), est, grid)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            auc, mean_auc = cumulative_dynamic_auc(_surv(tt, te), _surv(t, e), est, grid)
     except ValueError as err:
         raise InputError(f"time-dependent AUC cannot be computed ({err}).") from err
-    return grid, np.asarray(auc, dtype=float), float(mean_auc)
+    return grid, np.asarray(auc, dtype=float), _finite(mean_auc, "time-dependent AUC")
 
 
 def bootstrap_ci(
@@ -331,10 +357,14 @@ def c_index_ci(times, events, risk, *, n_boot: int = 1000, level: float = 0.95, 
     r = _check_scores(risk, t.size)
     value = concordance(t, e, r)
 
+    fast = t.size <= 3000
+
     def score(idx: np.ndarray) -> float:
         ti, ei = t[idx], e[idx]
         if not ei.any() or not _comparable_pairs(ti, ei):
             raise InputError("resample without comparable pairs")
+        if fast:
+            return _harrell(ti, ei, r[idx])
         return float(concordance_index_censored(ei, ti, r[idx])[0])
 
     lo, hi, used = bootstrap_ci(score, t.size, n_boot=n_boot, level=level, seed=seed)

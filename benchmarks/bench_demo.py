@@ -1,0 +1,60 @@
+"""Benchmark: build the demo cohort from scratch; report wall time and size on disk.
+
+    python benchmarks/bench_demo.py [--profile full] [--workers 0] [--cache DIR]
+
+Builds into a fresh temporary cache folder (or ``--cache``, which must not already hold a
+complete build of the profile), then writes ``benchmarks/results/demo_<profile>.json``:
+seconds, bytes on disk (total and per sub-folder), patients, patches, censored fraction,
+CPU count and the machine's load average at start (this machine may be shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--profile", default="full")
+    ap.add_argument("--workers", type=int, default=None, help="processes (default: the profile's)")
+    ap.add_argument("--cache", default=None, help="cache folder to build into (default: a fresh temp folder)")
+    args = ap.parse_args()
+    cache = Path(args.cache) if args.cache else Path(tempfile.mkdtemp(prefix="memamba-bench-"))
+    os.environ["MEMAMBA_CACHE"] = str(cache)
+    from memamba_core.demo import demo_dir, ensure_demo, is_complete
+
+    if is_complete(demo_dir(args.profile), args.profile):
+        raise SystemExit(f"{demo_dir(args.profile)} already holds a complete build; give an empty --cache")
+    load0 = os.getloadavg()
+    t0 = time.perf_counter()
+    root = ensure_demo(args.profile, workers=args.workers, progress=lambda f, m: print(f"{f:5.1%} {m}", flush=True))
+    secs = time.perf_counter() - t0
+    done = json.loads((root / ".complete.json").read_text())
+    sizes = {p.name: _size(p) for p in root.iterdir() if p.is_dir()}
+    out = {
+        "benchmark": "demo_build", "profile": args.profile, "seconds": round(secs, 1), "target_seconds": 90,
+        "bytes_total": _size(root), "bytes_by_folder": sizes, "n_patients": done["n_patients"],
+        "n_patches": done["n_patches"], "censored": done["censored"], "root": str(root),
+        "cpu_count": os.cpu_count(), "loadavg_at_start": load0, "python": platform.python_version(),
+        "workers": args.workers,
+    }
+    res = Path(__file__).resolve().parent / "results" / f"demo_{args.profile}.json"
+    res.parent.mkdir(parents=True, exist_ok=True)
+    tmp = res.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(out, indent=1))
+    os.replace(tmp, res)
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

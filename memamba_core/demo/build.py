@@ -1,0 +1,251 @@
+"""Building the demo cohort once, into the user cache, and finding it again.
+
+``ensure_demo(profile)`` returns ``cache_dir()/demo-<profile>`` (``$MEMAMBA_CACHE``
+overrides the cache folder), building it first when it is not complete. The
+folder follows the data contract (``docs/interfaces.md``)::
+
+    cohort.toml            name, labels = "labels.csv", pathways = "pathways.csv"
+    labels.csv             MCAT layout: case_id, slide_id, site, is_female, oncotree_code, age,
+                           survival_months, censorship, <GENE>_rnaseq ..., <GENE>_cnv ...
+    pathways.csv           gene × pathway 0/1 (first column ``gene``) — the default gene groups
+    signatures.csv         MCAT's six gene families (ragged columns), an alternative grouping
+    slides/<sid>.tif       pyramidal tiled JPEG TIFFs (0.5 µm/px at level 0)
+    pt_files/, h5_files/   CLAM features of the built-in encoder (D = 256) + coords
+    splits/splits_<k>.csv  k-fold patient splits (train, val), stratified by event
+    truth/                 patients.csv (true log-hazard, tumour fraction, pathway activities,
+                           event / censoring times), model.json (coefficients, classes),
+                           patch_classes/, patch_fractions/, class_maps/ (see slide_job)
+    README.md              what the demo is
+
+Completeness: ``.build.json`` (the build's spec) is written first, ``.complete.json`` last.
+A folder without ``.complete.json`` is an interrupted build: it is resumed (finished slides
+are kept) when its ``.build.json`` matches, otherwise deleted and rebuilt. A lock file
+serialises builds of the same profile between processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import io
+import json
+import multiprocessing as mp
+import os
+import shutil
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from ..paths import atomic_write_bytes, atomic_write_text, cache_dir
+from .genomics import PATHWAYS, make_genomics
+from .outcomes import HazardModel, draw_survival
+from .profiles import CANCER_TYPES, DemoProfile, get_profile
+from .render import TILE, SlideSpec
+from .slide_job import TILING, build_slide
+from .textures import CLASSES, make_texture_bank
+
+__all__ = ["ensure_demo", "build_demo", "demo_dir", "is_complete", "DEMO_VERSION"]
+
+DEMO_VERSION = 1  # bump when the generator's output changes
+Progress = Callable[[float, str], None]
+_MARKER, _SPEC = ".complete.json", ".build.json"
+
+
+def demo_dir(profile: str | DemoProfile = "full") -> Path:
+    """Where the demo of ``profile`` lives: ``cache_dir()/demo-<name>``."""
+    return cache_dir() / f"demo-{get_profile(profile).name}"
+
+
+def _spec(p: DemoProfile) -> dict:
+    return {"version": DEMO_VERSION, "profile": p.to_dict(), "hazard": HazardModel().to_dict()}
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def is_complete(root: Path, profile: str | DemoProfile = "full") -> bool:
+    """True when ``root`` holds a finished build of ``profile`` by this generator version."""
+    m = _read_json(Path(root) / _MARKER)
+    return m is not None and m.get("spec") == _spec(get_profile(profile))
+
+
+@contextlib.contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def ensure_demo(profile: str | DemoProfile = "full", progress: Progress | None = None, workers: int | None = None) -> Path:
+    """The demo cohort folder of ``profile``, built first if needed (see module doc).
+
+    ``progress(fraction, message)`` is called during a build; ``workers`` overrides the profile's
+    process count. Returns the folder, ready for :func:`memamba_core.data.load_cohort`.
+    """
+    p = get_profile(profile)
+    root = demo_dir(p)
+    if is_complete(root, p):
+        return root
+    with _lock(root.parent / f".demo-{p.name}.lock"):
+        if is_complete(root, p):  # built by another process while we waited
+            return root
+        if root.exists() and _read_json(root / _SPEC) != _spec(p):
+            shutil.rmtree(root)
+        build_demo(root, p, progress=progress, workers=workers)
+    return root
+
+
+def _patients(p: DemoProfile) -> pd.DataFrame:
+    rng = np.random.default_rng([p.seed, 0])
+    n = p.n_patients
+    types = np.arange(n) % 2
+    rng.shuffle(types)
+    ws = np.arange(p.width[0] // TILE, p.width[1] // TILE + 1) * TILE
+    hs = np.arange(p.height[0] // TILE, p.height[1] // TILE + 1) * TILE
+    ids = [f"DEMO-{i + 1:04d}" for i in range(n)]
+    return pd.DataFrame({
+        "case_id": ids,
+        "slide_id": [f"{c}-01Z-00-DX1" for c in ids],
+        "site": rng.choice(["S1", "S2", "S3", "S4", "S5", "S6"], n),
+        "is_female": (rng.random(n) < 0.35).astype(int),
+        "oncotree_code": [CANCER_TYPES[t] for t in types],
+        "age": np.clip(np.round(rng.normal(66, 10, n)), 30, 90).astype(int),
+        "type": types,
+        "width": rng.choice(ws, n), "height": rng.choice(hs, n),
+        "tumour_target": rng.uniform(*p.tumour, n),
+        "slide_seed": rng.integers(0, 2**31 - 1, n),
+    })
+
+
+def _workers(p: DemoProfile, workers: int | None) -> int:
+    w = p.workers if workers is None else workers
+    return max(1, min(4, os.cpu_count() or 1)) if w <= 0 else w
+
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _save_table(path: Path, df: pd.DataFrame) -> None:
+    atomic_write_text(path, df.to_csv(index=False))
+
+
+def build_demo(root: Path, profile: str | DemoProfile = "full", progress: Progress | None = None,
+               workers: int | None = None) -> dict:
+    """Build (or finish building) the demo of ``profile`` in ``root``; returns the completion record."""
+    p = get_profile(profile)
+    say = progress or (lambda f, m: None)
+    t0 = time.perf_counter()
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(root / _SPEC, json.dumps(_spec(p), indent=1))
+    say(0.0, f"demo '{p.name}': texture bank")
+    build_dir = root / ".build"
+    bank_path = build_dir / f"textures-{p.seed}-{p.texture_size}.npy"
+    if not bank_path.is_file():
+        buf = io.BytesIO()
+        np.save(buf, make_texture_bank(p.seed, p.texture_size), allow_pickle=False)
+        atomic_write_bytes(bank_path, buf.getvalue())
+    pts = _patients(p)
+    specs = [
+        asdict(SlideSpec(r.slide_id, int(r.width), int(r.height), float(r.tumour_target), int(r.slide_seed)))
+        for r in pts.itertuples()
+    ]
+    n, w = len(specs), _workers(p, workers)
+    records: dict[str, dict] = {}
+    say(0.03, f"demo '{p.name}': {n} slides with {w} process(es)")
+    if w == 1:
+        for k, s in enumerate(specs):
+            records[s["slide_id"]] = build_slide(str(root), s, str(bank_path), p.jpeg_quality)
+            say(0.03 + 0.92 * (k + 1) / n, f"slide {k + 1}/{n}: {s['slide_id']}")
+    else:
+        ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+        with ProcessPoolExecutor(max_workers=w, mp_context=ctx, initializer=_init_worker) as ex:
+            futs = {ex.submit(build_slide, str(root), s, str(bank_path), p.jpeg_quality): s["slide_id"] for s in specs}
+            for k, fut in enumerate(as_completed(futs)):
+                records[futs[fut]] = fut.result()
+                say(0.03 + 0.92 * (k + 1) / n, f"slide {k + 1}/{n}: {futs[fut]}")
+    say(0.96, f"demo '{p.name}': genomics, survival, splits")
+    slides = pd.DataFrame([records[s["slide_id"]] for s in specs])
+    gen = make_genomics(p.seed, pts["type"].to_numpy(), p.genes_per_pathway)
+    surv = draw_survival(p.seed, slides["tumour_fraction"].to_numpy(), gen.activity, pts["type"].to_numpy(),
+                         pts["age"].to_numpy().astype(float))
+    labels = pd.concat([
+        pts[["case_id", "slide_id", "site", "is_female", "oncotree_code", "age"]],
+        surv[["survival_months", "censorship"]], gen.values,
+    ], axis=1)
+    _save_table(root / "labels.csv", labels)
+    _save_table(root / "pathways.csv", gen.composition)
+    _save_table(root / "signatures.csv", gen.families)
+    for k, split in enumerate(_folds(pts["case_id"].to_numpy(), surv["censorship"].to_numpy(), p.n_folds, p.seed)):
+        _save_table(root / "splits" / f"splits_{k}.csv", split)
+    truth = pd.concat([
+        pts[["case_id", "slide_id", "oncotree_code", "age", "tumour_target"]],
+        slides.drop(columns="slide_id"), surv, gen.activity.add_prefix("activity_"),
+    ], axis=1)
+    _save_table(root / "truth" / "patients.csv", truth)
+    atomic_write_text(root / "truth" / "model.json", json.dumps({
+        "classes": list(CLASSES), "risk_driving_class": "tumour", "hazard": HazardModel().to_dict(),
+        "pathways": [name for name, _ in PATHWAYS], "tiling": {"patch_size": TILING.patch_size, "target_mpp": TILING.target_mpp},
+        "encoder": "builtin-v1",
+    }, indent=1))
+    atomic_write_text(root / "cohort.toml", (
+        f'name = "ME-Mamba demo ({p.name})"\nlabels = "labels.csv"\npathways = "pathways.csv"\n'
+    ))
+    atomic_write_text(root / "README.md", _README)
+    shutil.rmtree(build_dir, ignore_errors=True)
+    done = {
+        "spec": _spec(p), "n_patients": n, "n_patches": int(slides["n_patches"].sum()),
+        "censored": float(surv["censorship"].mean()), "seconds": round(time.perf_counter() - t0, 1),
+    }
+    atomic_write_text(root / _MARKER, json.dumps(done, indent=1))
+    say(1.0, f"demo '{p.name}' ready: {n} patients, {done['n_patches']} patches")
+    return done
+
+
+def _folds(ids: np.ndarray, censorship: np.ndarray, k: int, seed: int) -> list[pd.DataFrame]:
+    """k patient-level folds stratified by event: (train, val) tables, ragged columns."""
+    rng = np.random.default_rng([seed, 30])
+    fold = np.empty(len(ids), int)
+    for v in (0, 1):
+        idx = np.flatnonzero(censorship == v)
+        rng.shuffle(idx)
+        fold[idx] = (np.arange(len(idx)) + v) % k
+    out = []
+    for f in range(k):
+        tr, va = list(ids[fold != f]), list(ids[fold == f])
+        L = max(len(tr), len(va))
+        out.append(pd.DataFrame({"train": tr + [""] * (L - len(tr)), "val": va + [""] * (L - len(va))}))
+    return out
+
+
+_README = """# ME-Mamba demo cohort (synthetic)
+
+Generated by `memamba_core.demo` (deterministic, seeded). Nothing here is patient data.
+
+- `slides/`: pyramidal tiled JPEG TIFFs at 0.5 µm/px (open in OpenSlide and TiffSlide), painted
+  from synthetic H&E textures of six classes: background, tumour, stroma, immune, necrosis, fat.
+- `pt_files/`, `h5_files/`: features of the built-in encoder (D = 256), extracted from the slide
+  pixels by the same pipeline as a real cohort (256-px patches at 0.5 µm/px, ≥ 50 % tissue).
+- `labels.csv`, `pathways.csv`, `signatures.csv`, `splits/`: the MCAT / SurvPath layout.
+- `truth/`: what the model should find. Survival follows a proportional hazard on the slide's
+  tumour fraction (tumour patches / tissue patches) and three pathway activities
+  (HYPOXIA +, E2F_TARGETS +, INFLAMMATORY_RESPONSE −), see `truth/model.json`;
+  `truth/patients.csv` has each patient's true log-hazard; `truth/patch_classes/<slide>.npy`
+  the class of each patch, aligned with the `.h5` coords.
+"""

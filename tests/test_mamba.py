@@ -1,0 +1,88 @@
+"""The Mamba block: mamba_ssm-compatible weights, same output on every backend, causal."""
+
+import math
+
+import pytest
+import torch
+
+from memamba_core.ssm import HAS_CAUSAL_CONV1D, HAS_MAMBA_SSM, Mamba
+from tests._model_helpers import single_thread  # noqa: F401  (autouse: one thread per test)
+
+# mamba_ssm.modules.mamba_simple.Mamba(d_model=32) state_dict, written out: the transfer contract
+EXPECTED_SHAPES = {
+    "in_proj.weight": (128, 32),
+    "conv1d.weight": (64, 1, 4),
+    "conv1d.bias": (64,),
+    "x_proj.weight": (2 + 2 * 16, 64),
+    "dt_proj.weight": (64, 2),
+    "dt_proj.bias": (64,),
+    "A_log": (64, 16),
+    "D": (64,),
+    "out_proj.weight": (32, 64),
+}
+
+
+def test_state_dict_matches_mamba_ssm_layout():
+    block = Mamba(32)
+    assert {k: tuple(v.shape) for k, v in block.state_dict().items()} == EXPECTED_SHAPES
+
+
+def test_standard_initialisation():
+    torch.manual_seed(0)
+    block = Mamba(32, dt_min=0.001, dt_max=0.1)
+    torch.testing.assert_close(-torch.exp(block.A_log)[0], -torch.arange(1, 17, dtype=torch.float32))
+    dt = torch.nn.functional.softplus(block.dt_proj.bias)
+    assert dt.min() >= 0.001 * 0.999 and dt.max() <= 0.1 * 1.001
+    assert block.dt_proj.weight.abs().max() <= math.ceil(32 / 16) ** -0.5
+    torch.testing.assert_close(block.D, torch.ones(64))
+
+
+@pytest.mark.parametrize("length", [1, 6, 41])
+def test_backends_give_same_output_and_gradients(length):
+    torch.manual_seed(1)
+    block = Mamba(16, d_state=4).double()
+    x = torch.randn(2, length, 16, dtype=torch.float64)
+    results = {}
+    for backend in ("reference", "torch"):
+        block.backend = backend
+        block.zero_grad()
+        xi = x.clone().requires_grad_()
+        y = block(xi)
+        y.pow(2).sum().backward()
+        results[backend] = (y.detach(), xi.grad, [p.grad.clone() for p in block.parameters()])
+    (y1, gx1, gp1), (y2, gx2, gp2) = results["reference"], results["torch"]
+    torch.testing.assert_close(y1, y2)
+    torch.testing.assert_close(gx1, gx2)
+    for a, b in zip(gp1, gp2):
+        torch.testing.assert_close(a, b)
+
+
+def test_block_is_causal():
+    torch.manual_seed(2)
+    block = Mamba(16, d_state=4)
+    x = torch.randn(1, 20, 16)
+    x2 = x.clone()
+    x2[:, 12:] = torch.randn(1, 8, 16)
+    y, y2 = block(x), block(x2)
+    torch.testing.assert_close(y[:, :12], y2[:, :12])
+    assert not torch.allclose(y[:, 12:], y2[:, 12:])
+
+
+@pytest.mark.skipif(not (HAS_MAMBA_SSM and torch.cuda.is_available()), reason="needs CUDA and mamba_ssm")
+def test_cuda_block_matches_torch_block_and_mamba_ssm():
+    from mamba_ssm.modules.mamba_simple import Mamba as MambaSSM
+
+    torch.manual_seed(3)
+    block = Mamba(64).cuda()
+    theirs = MambaSSM(64).cuda()
+    theirs.load_state_dict(block.state_dict())
+    x = torch.randn(2, 300, 64, device="cuda")
+    block.backend = "torch"
+    y_torch = block(x)
+    block.backend = "cuda"
+    y_cuda = block(x)
+    torch.testing.assert_close(y_cuda, y_torch, rtol=2e-3, atol=2e-3)
+    torch.testing.assert_close(theirs(x), y_torch, rtol=2e-3, atol=2e-3)
+    if HAS_CAUSAL_CONV1D:
+        u = torch.randn(2, 128, 300, device="cuda")  # (B, E, L)
+        torch.testing.assert_close(block._conv(u, True), block._conv(u, False), rtol=1e-4, atol=1e-4)
