@@ -9,9 +9,14 @@ path). Predictions, KM results, C-index bootstraps, thumbnails:
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pandas as pd
 import streamlit as st
+import torch
+
+if os.environ.get("MEMAMBA_THREADS"):  # cap torch's CPU threads (a shared server, or a busy machine)
+    torch.set_num_threads(int(os.environ["MEMAMBA_THREADS"]))
 
 
 @st.cache_resource(show_spinner="Loading cohort…", max_entries=4)

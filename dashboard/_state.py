@@ -30,6 +30,11 @@ def demo_profile() -> str:
     return os.environ.get("MEMAMBA_DEMO_PROFILE", "full")
 
 
+def default_model() -> str | None:
+    """A site's default checkpoint (``MEMAMBA_DEFAULT_MODEL``: run folder, fold folder or file) instead of the demo one."""
+    return os.environ.get("MEMAMBA_DEFAULT_MODEL") or None
+
+
 def init() -> None:
     """Put default choices into the session the first time any page runs."""
     for k, v in _DEFAULTS.items():
@@ -97,6 +102,8 @@ def cohort_path() -> str:
 def model_path() -> str:
     """The chosen checkpoint's path (training the demo model on first use)."""
     src = st.session_state.get("model_source", DEMO)
+    if src == DEMO and default_model():
+        return default_model()
     if src == DEMO:
         p = demo_profile()
         _built("cohort", p, lambda: _build_demo(p))

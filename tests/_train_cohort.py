@@ -76,3 +76,33 @@ def tiny_train(**changes) -> TrainConfig:
         changes["model"] = tiny_model(**changes["model"])
     base.update(changes)
     return TrainConfig(**base)
+
+
+_TRAINED: dict = {}
+
+
+def trained_run(tmp_path_factory):
+    """One tiny cohort (18 patients, with demo-style truth) trained once per test session: (cohort, run folder).
+
+    Tests must not modify the run folder (copy a fold first).
+    """
+    if "run" not in _TRAINED:
+        from memamba_core.data import load_cohort
+        from memamba_core.train import train_cv
+
+        base = tmp_path_factory.mktemp("trained")
+        root = make_cohort(base / "cohort", n=18)
+        write_truth(root)
+        cohort = load_cohort(root)
+        train_cv(cohort, tiny_train(epochs=1), base / "run", progress=False)
+        _TRAINED["run"] = (cohort, base / "run")
+    return _TRAINED["run"]
+
+
+def write_truth(root: Path) -> None:
+    """Demo-style ``truth/patch_classes/<slide>.npy``: class 1 (tumour) where patch feature 1 > 0, else 0."""
+    out = root / "truth" / "patch_classes"
+    out.mkdir(parents=True, exist_ok=True)
+    for p in sorted((root / "pt_files").glob("*.pt")):
+        feats = torch.load(p, weights_only=True)
+        np.save(out / f"{p.stem}.npy", (feats[:, 1] > 0).numpy().astype(np.int8), allow_pickle=False)

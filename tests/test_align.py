@@ -5,6 +5,7 @@ import torch
 
 from memamba_core.align import cosine_cost, hard_transport, mmd, sinkhorn_transport
 from memamba_core.errors import InputError
+from tests._model_helpers import single_thread  # noqa: F401  (autouse: one thread per test)
 
 
 def test_cosine_cost_values_and_shape():

@@ -9,19 +9,14 @@ import pandas as pd
 import pytest
 import torch
 
-from memamba_core.data import load_cohort
 from memamba_core.errors import InputError
-from memamba_core.train import load_checkpoint, predict_cohort, train_cv
-from tests._train_cohort import make_cohort, tiny_train
+from memamba_core.train import load_checkpoint, predict_cohort
+from tests._train_cohort import trained_run
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    base = tmp_path_factory.mktemp("ckpt")
-    cohort = load_cohort(make_cohort(base / "cohort", n=18))
-    run = base / "run"
-    train_cv(cohort, tiny_train(epochs=1), run, progress=False)
-    return cohort, run
+    return trained_run(tmp_path_factory)
 
 
 def _copy_fold(run, tmp_path, k=0):

@@ -6,13 +6,16 @@ error message and leave the app working.
 """
 
 import json
+from pathlib import Path
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from tests.e2e.demo_env import env, tiny_demo
 
 TIMEOUT = 180
+HOME = str(Path(__file__).resolve().parents[1] / "dashboard" / "Home.py")
 
 
 @pytest.fixture(scope="session")
@@ -24,14 +27,23 @@ def demo_root(tmp_path_factory):
 
 @pytest.fixture()
 def app(demo_root, monkeypatch):
+    """Factory of AppTests: Home, or a page reached from Home (as the real app runs its pages)."""
     for k, v in env(demo_root).items():
-        monkeypatch.setenv(k, v)
+        if k != "MEMAMBA_THREADS":
+            monkeypatch.setenv(k, v)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small bags: one thread is fastest, and the CI machine is shared
 
-    def make(page: str = "Home.py") -> AppTest:
-        path = "dashboard/Home.py" if page == "Home.py" else f"dashboard/pages/{page}"
-        return AppTest.from_file(path, default_timeout=TIMEOUT)
+    def make(page: str | None = None, **session) -> AppTest:
+        at = AppTest.from_file(HOME, default_timeout=TIMEOUT)
+        for k, v in session.items():
+            at.session_state[k] = v
+        if page:
+            at.switch_page(f"pages/{page}")
+        return at
 
-    return make
+    yield make
+    torch.set_num_threads(threads)
 
 
 def _ok(at: AppTest) -> AppTest:
@@ -113,10 +125,15 @@ def test_cohort_survival_groups_filters_downloads(app):
     _ok(at)
     assert _metric(at, "Log-rank") == "p = n/a"
 
+    at.selectbox(key="km_scheme").set_value("median").run()
     n_all = at.caption[0].value
-    at.radio(key="km_sex").set_value("female").run() if at.radio(key="km_sex") else None
+    at.radio(key="km_sex").set_value("female").run()
     _ok(at)
     assert at.caption[0].value != n_all or at.warning
+    at.radio(key="km_sex").set_value("all").run()
+    at.radio(key="km_source").set_value("Loaded fold model").run()
+    _ok(at)
+    assert "Loaded fold model" in at.caption[0].value
 
 
 def test_patient_page_heatmap_gallery_report(app):
@@ -168,9 +185,7 @@ def test_train_page_start_and_stop(app, tmp_path):
     at.text_input(key="tr_root").input(str(tmp_path / "runs")).run()
     at.text_input(key="tr_name").input("r1")
     at.number_input(key="tr_epochs").set_value(1)
-    at.button[0].click().run() if False else at.get("button")[0]
-    form_submit = [b for b in at.get("button") if "Start training" in b.proto.label]
-    form_submit[0].click().run()
+    next(b for b in at.button if b.label == "Start training").click().run()
     _ok(at)
     assert (tmp_path / "runs" / "r1" / ".dashboard_job.json").is_file()
     assert at.selectbox(key="tr_sel").value.endswith("r1")
@@ -181,9 +196,31 @@ def test_train_page_start_and_stop(app, tmp_path):
     assert _jobs.state(_jobs.load(tmp_path / "runs" / "r1")) == "stopped"
 
 
-def test_genomics_only_cohort_is_explained(app):
-    at = app("2_Patient.py")
-    at.session_state["cohort_source"] = "/work/shared/data/tcga_blca"
-    at.run()
-    _ok(at)
-    assert at.error or at.info  # the demo model cannot score BLCA: a message, not a traceback
+@pytest.fixture(scope="session")
+def genomics_only(demo_root):
+    """The tiny demo without its patch features and slides: a genomics-only cohort (like TCGA-BLCA here)."""
+    src = Path(tiny_demo(demo_root)[0])
+    dst = demo_root / "genomics-only"
+    if not dst.exists():
+        dst.mkdir()
+        for name in ("cohort.toml", "labels.csv", "signatures.csv", "pathways.csv"):
+            if (src / name).is_file():
+                (dst / name).write_bytes((src / name).read_bytes())
+    return str(dst)
+
+
+@pytest.mark.parametrize("page,expect", [
+    ("2_Patient.py", "No heatmap"), ("3_Transport_map.py", "No transport plan"), ("1_Cohort_survival.py", None)])
+def test_genomics_only_cohort_is_explained(app, genomics_only, page, expect):
+    at = _ok(app(page, cohort_source=genomics_only).run())
+    assert not at.error, [e.value for e in at.error]
+    if expect:
+        assert any(expect in i.value for i in at.info), [i.value for i in at.info]
+    else:
+        assert _figure(at, "km_plot")
+
+
+def test_model_that_does_not_fit_the_cohort_gives_a_message(app, genomics_only, tmp_path):
+    (tmp_path / "labels.csv").write_text("case_id,slide_id,survival_months,censorship\nA,a,10,0\nB,b,20,1\nC,c,5,0\n")
+    at = _ok(app("2_Patient.py", cohort_source=str(tmp_path)).run())
+    assert at.error and "genomics" in at.error[0].value.lower()

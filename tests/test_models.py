@@ -8,8 +8,7 @@ import torch
 from memamba_core.errors import InputError
 from memamba_core.models import MODEL_NAMES, ModelConfig, SurvivalOutput, build_model
 from memamba_core.survival import nll_loss
-from tests._model_helpers import D_IN, OMIC_SIZES, patient, tiny_config
-from tests._model_helpers import single_thread  # noqa: F401  (autouse: one thread per test)
+from tests._model_helpers import D_IN, OMIC_SIZES, patient, single_thread, tiny_config  # noqa: F401
 
 
 def test_config_round_trips_through_json():
@@ -31,7 +30,6 @@ def test_config_round_trips_through_json():
         (dict(n_layers=1.5), "n_layers"),
         (dict(dropout=1.0), "dropout"),
         (dict(mmd_weight=-0.1), "mmd_weight"),
-        (dict(omic_sizes=()), "omic_sizes is empty"),
         (dict(omic_sizes=(3, 0)), "omic_sizes must all be"),
         (dict(scan_forward="yes"), "scan_forward"),
     ],
@@ -44,6 +42,15 @@ def test_config_rejects_bad_values(changes, message):
 def test_config_from_dict_rejects_unknown_fields():
     with pytest.raises(InputError, match="unknown field"):
         ModelConfig.from_dict(tiny_config().to_dict() | {"heads": 8})
+
+
+def test_default_config_constructs_and_building_without_groups_says_what_to_fix():
+    cfg = ModelConfig()
+    assert cfg.model == "memamba" and cfg.omic_sizes == ()
+    with pytest.raises(InputError, match="omic_sizes is empty"):
+        build_model(cfg)
+    with pytest.raises(InputError, match="omic_sizes is empty"):
+        build_model(tiny_config(model="snn", omic_sizes=()))
 
 
 def test_pathology_only_config_needs_no_genomics():

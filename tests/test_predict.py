@@ -5,16 +5,14 @@ import pytest
 
 from memamba_core.data import load_cohort
 from memamba_core.errors import InputError
-from memamba_core.train import load_checkpoint, predict_cohort, predict_patient, train_cv
-from tests._train_cohort import make_cohort, tiny_train
+from memamba_core.train import load_checkpoint, predict_cohort, predict_patient
+from tests._train_cohort import make_cohort, trained_run
 
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory):
-    base = tmp_path_factory.mktemp("pred")
-    cohort = load_cohort(make_cohort(base / "cohort", n=15))
-    train_cv(cohort, tiny_train(epochs=1), base / "run", progress=False)
-    return cohort, load_checkpoint(base / "run"), base
+    cohort, run = trained_run(tmp_path_factory)
+    return cohort, load_checkpoint(run), run
 
 
 def test_predict_patient_gives_output_and_bag(loaded):

@@ -4,8 +4,8 @@ An :class:`Encoder` maps a batch of B RGB patches to B feature vectors of width
 D (``output_dim``). Input: ``(B, H, W, 3)`` uint8 (numpy or torch, as read from
 a slide) or ``(B, 3, H, W)`` float in [0, 1]. Preprocessing: scale to [0, 1],
 resize to ``input_size`` when the encoder needs a fixed size, normalise with
-``mean`` / ``std`` per channel. A uint8 batch whose side is an integer multiple of
-``input_size`` is reduced by exact box averaging; other sizes use antialiased
+``mean`` / ``std`` per channel. A square batch whose side is an integer multiple
+of ``input_size`` is reduced by exact box averaging; other sizes use antialiased
 bilinear resizing. Output: ``(B, D)`` float32 on the CPU.
 """
 
@@ -53,11 +53,13 @@ class Encoder:
         if x.ndim != 4:
             raise ValueError(f"{self.name}: expected a batch of shape (B, H, W, 3) or (B, 3, H, W), got {tuple(x.shape)}")
         S = self.input_size
+        side = x.shape[1] if x.dtype == torch.uint8 else x.shape[-1]
+        square = (x.shape[1] == x.shape[2]) if x.dtype == torch.uint8 else (x.shape[-1] == x.shape[-2])
+        f = side // S if S is not None and square and side % S == 0 else 1
         if x.dtype == torch.uint8:
             if x.shape[-1] != 3:
                 raise ValueError(f"{self.name}: uint8 batches are (B, H, W, 3) RGB, got {tuple(x.shape)}")
             x = x.to(self.device)
-            f = x.shape[1] // S if S is not None and x.shape[1] == x.shape[2] and x.shape[1] % S == 0 else 1
             if f > 1:  # exact box average over f × f pixels, summed in integers (cheaper than float resizing)
                 x = _box_sum(x, f).permute(0, 3, 1, 2).float().div_(255.0 * f * f)
             else:
@@ -66,6 +68,8 @@ class Encoder:
             if x.shape[1] != 3:
                 raise ValueError(f"{self.name}: float batches are (B, 3, H, W) in [0, 1], got {tuple(x.shape)}")
             x = x.to(self.device, torch.float32)
+            if f > 1:
+                x = F.avg_pool2d(x, f)
         if S is not None and (x.shape[-1] != S or x.shape[-2] != S):
             x = F.interpolate(x, size=(S, S), mode="bilinear", align_corners=False, antialias=True)
         return (x - self._mean) / self._std

@@ -103,11 +103,6 @@ class ModelConfig:
         for name in ("scan_forward", "scan_reverse", "scan_ranked", "interleave"):
             if not isinstance(getattr(self, name), bool):
                 raise InputError(f"Model config: {name} must be true or false, got {getattr(self, name)!r}.")
-        if self.model in _USES_GENOMICS and self.uses_genomics and not self.omic_sizes:
-            raise InputError(
-                f"Model config: model {self.model!r} with modalities={self.modalities!r} needs genomics, but "
-                "omic_sizes is empty; pass the size of each gene group, or use modalities='pathology'."
-            )
 
     @property
     def uses_pathology(self) -> bool:
@@ -124,6 +119,14 @@ class ModelConfig:
         """The scan branches switched on, in the order forward, reverse, ranked."""
         on = (("forward", self.scan_forward), ("reverse", self.scan_reverse), ("ranked", self.scan_ranked))
         return tuple(name for name, flag in on if flag)
+
+    def check_buildable(self) -> None:
+        """Raise InputError when the model would read genomics but no gene groups are given."""
+        if self.uses_genomics and not self.omic_sizes:
+            raise InputError(
+                f"Model config: model {self.model!r} with modalities={self.modalities!r} needs genomics, but "
+                "omic_sizes is empty; pass the size of each gene group, or use modalities='pathology'."
+            )
 
     def to_dict(self) -> dict:
         """JSON-safe dict of the init fields (tuples become lists)."""

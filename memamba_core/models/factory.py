@@ -19,6 +19,9 @@ _CLASSES = {"memamba": MEMamba, "abmil": ABMIL, "snn": SNN, "mambamil": MambaMIL
 def build_model(cfg: ModelConfig) -> SurvivalModel:
     """A freshly initialised model of kind ``cfg.model`` (seed torch first for reproducibility).
 
+    Raises:
+        InputError: the model reads genomics (``model``/``modalities``) but ``omic_sizes`` is empty.
+
     Example:
         >>> import torch
         >>> model = build_model(ModelConfig(path_input_dim=8, omic_sizes=(3, 5), d_model=16, n_layers=1))
@@ -26,6 +29,7 @@ def build_model(cfg: ModelConfig) -> SurvivalModel:
         >>> out.survival.shape, out.transport_plan.shape
         (torch.Size([4]), torch.Size([10, 2]))
     """
+    cfg.check_buildable()
     model = _CLASSES[cfg.model](cfg)
     model.apply_config(cfg)
     return model
@@ -48,6 +52,7 @@ def with_switches(model: SurvivalModel, **changes) -> SurvivalModel:
             f"with_switches cannot change {', '.join(bad)}: only {', '.join(SWITCHES)} can change on a trained model."
         )
     cfg = dataclasses.replace(model.cfg, **changes)
+    cfg.check_buildable()
     new = copy.deepcopy(model)
     new.apply_config(cfg)
     return new

@@ -76,7 +76,8 @@ class TissueMask:
 def otsu_threshold(values: np.ndarray) -> float:
     """Otsu's threshold of uint8 values (0-255): maximises the between-class variance.
 
-    Returns the threshold t such that ``values > t`` is the upper class. A constant input returns its value.
+    Returns the threshold t such that ``values > t`` is the upper class; when several t tie (no values
+    between the two modes) the middle one. A constant input returns its value.
     """
     hist = np.bincount(np.asarray(values, dtype=np.uint8).ravel(), minlength=256).astype(np.float64)
     total = hist.sum()
@@ -92,7 +93,8 @@ def otsu_threshold(values: np.ndarray) -> float:
     between[~np.isfinite(between)] = -1.0
     if between.max() <= 0:
         return float(levels[hist > 0][0])
-    return float(np.argmax(between))
+    best = np.flatnonzero(between >= between.max() * (1 - 1e-9))
+    return float((best[0] + best[-1]) // 2)  # middle of a plateau (an empty gap between the modes)
 
 
 def mask_from_rgb(rgb: np.ndarray, mpp_mask: float, cfg: TissueConfig = TissueConfig()) -> tuple[np.ndarray, float]:

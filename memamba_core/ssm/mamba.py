@@ -9,7 +9,8 @@ A_log, D, out_proj), so weights move between the two. The forward is the one
 of its reference (non-fused) path; the scan goes through
 :func:`~memamba_core.ssm.selective_scan.selective_scan` and the causal conv
 through ``causal_conv1d_fn`` when that is installed and the input is on CUDA,
-else ``F.conv1d`` with left padding. Same weights, whichever backend runs.
+else :func:`.conv.causal_conv1d_torch` (``F.conv1d`` with left padding, computed
+channels-last). Same weights, whichever backend runs.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch.nn.functional as F
 from einops import rearrange, repeat
 from torch import nn
 
+from .conv import causal_conv1d_torch
 from .scan_cuda import HAS_CAUSAL_CONV1D, causal_conv1d_cuda
 from .selective_scan import resolve_backend, selective_scan
 
@@ -88,36 +90,36 @@ class Mamba(nn.Module):
         self.out_proj = nn.Linear(self.d_inner, d_model, bias=bias)
 
     def _conv(self, x: torch.Tensor, use_kernel: bool) -> torch.Tensor:
-        """Causal depthwise conv + SiLU. x: (B, E, L) → (B, E, L)."""
+        """Causal depthwise conv + SiLU. x: (B, L, E) → (B, L, E)."""
         if use_kernel:
             weight = rearrange(self.conv1d.weight, "e 1 k -> e k")
-            return causal_conv1d_cuda(x, weight, self.conv1d.bias, "silu")
-        length = x.shape[-1]
-        return F.silu(self.conv1d(x)[..., :length])
+            x_bel = rearrange(x, "b l e -> b e l").contiguous()
+            return rearrange(causal_conv1d_cuda(x_bel, weight, self.conv1d.bias, "silu"), "b e l -> b l e")
+        return F.silu(causal_conv1d_torch(x, self.conv1d.weight, self.conv1d.bias))
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        """hidden: (B, L, d) → (B, L, d)."""
-        length = hidden.shape[1]
+        """hidden: (B, L, d) → (B, L, d).
+
+        Activations stay channels-last (B, L, E) in memory; the scan receives
+        (B, E, L) *views* of them, which the pure-PyTorch scan reads without copies.
+        """
         backend = resolve_backend(self.backend, hidden.device)
-        xz = rearrange(self.in_proj(hidden), "b l e2 -> b e2 l")  # (B, 2E, L)
-        x, z = xz.chunk(2, dim=1)  # (B, E, L) each
+        x, z = self.in_proj(hidden).chunk(2, dim=-1)  # (B, L, E) each
         x = self._conv(x, use_kernel=HAS_CAUSAL_CONV1D and hidden.is_cuda and backend == "cuda")
-        x_dbl = self.x_proj(rearrange(x, "b e l -> (b l) e"))  # (B·L, R + 2S)
+        x_dbl = self.x_proj(x)  # (B, L, R + 2S)
         dt, Bm, Cm = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)
-        dt = rearrange(self.dt_proj.weight @ dt.t(), "e (b l) -> b e l", l=length)  # bias goes in the scan
-        Bm = rearrange(Bm, "(b l) s -> b s l", l=length).contiguous()
-        Cm = rearrange(Cm, "(b l) s -> b s l", l=length).contiguous()
+        dt = F.linear(dt, self.dt_proj.weight)  # (B, L, E); the bias goes in the scan
         A = -torch.exp(self.A_log.float())  # (E, S)
         y = selective_scan(
-            x,
-            dt,
+            rearrange(x, "b l e -> b e l"),
+            rearrange(dt, "b l e -> b e l"),
             A,
-            Bm,
-            Cm,
+            rearrange(Bm, "b l s -> b s l"),
+            rearrange(Cm, "b l s -> b s l"),
             D=self.D.float(),
-            z=z,
+            z=rearrange(z, "b l e -> b e l"),
             delta_bias=self.dt_proj.bias.float(),
             delta_softplus=True,
             backend=backend,
-        )
+        )  # (B, E, L)
         return self.out_proj(rearrange(y, "b e l -> b l e"))

@@ -20,6 +20,8 @@ gate z are ordinary autograd ops around that core.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from einops import rearrange
@@ -29,6 +31,7 @@ from .recurrence import linear_recurrence_
 __all__ = ["selective_scan_torch", "block_length"]
 
 _BLOCK_ELEMENTS = 1 << 20  # values per (L_b, M) buffer: 4 MiB in float32
+_LOG2_E = math.log2(math.e)
 
 
 def block_length(n_lanes: int, n_steps: int) -> int:
@@ -47,7 +50,7 @@ def _block_terms(u, delta, At, Bm, l0, l1, a_buf, b_buf):
     n = l1 - l0
     d = rearrange(delta[:, :, l0:l1], "b e l -> l b 1 e").contiguous()
     du = d * rearrange(u[:, :, l0:l1], "b e l -> l b 1 e")
-    a = torch.mul(d, At, out=a_buf[:n]).exp_()  # (L_b, B, S, E)
+    a = torch.mul(d, At * _LOG2_E, out=a_buf[:n]).exp2_()  # exp(Δ·A) as 2^(Δ·A·log2 e): faster on CPU
     b = torch.mul(du, rearrange(Bm[:, :, l0:l1], "b s l -> l b s 1"), out=b_buf[:n])
     return a, b, d, du
 
@@ -71,7 +74,7 @@ class _SelectiveScanCore(torch.autograd.Function):
         At = A.t().contiguous()  # (S, E)
         step = block_length(lanes, n_steps)
         starts = list(range(0, n_steps, step))
-        y = u.new_empty(batch, n_inner, n_steps)
+        y = u.new_empty(batch, n_steps, n_inner).transpose(1, 2)  # (B, E, L) view of (B, L, E) memory
         h = None  # state before the block, (M,)
         block_states = u.new_zeros(len(starts), lanes)
         bufs = [u.new_empty(step, batch, n_state, n_inner) for _ in range(2)]
@@ -165,7 +168,7 @@ def selective_scan_torch(
     """
     dtype_in = u.dtype
     work = torch.promote_types(u.dtype, torch.float32)
-    u, delta, A, B, C = (t.to(work).contiguous() for t in (u, delta, A, B, C))
+    u, delta, A, B, C = (t.to(work) for t in (u, delta, A, B, C))  # any strides: (B, L, E) memory is best
     if delta_bias is not None:
         delta = delta + delta_bias.to(work)[None, :, None]
     if delta_softplus:

@@ -35,8 +35,7 @@ def demo_train_config(profile: str = "full") -> TrainConfig:
         grad_accum=8,
         seed=0,
         max_train_patches=512,
-        folds="generated",
-        n_folds=5,
+        folds="auto",  # the demo's own splits/ (5 folds, stratified by event)
         eval_every=0,
     )
 
@@ -66,7 +65,7 @@ def ensure_demo_model(profile: str = "full", *, progress: bool = False, on_recor
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # another process may be building it: wait
         try:
             if not _complete(out, cfg.n_folds):
-                cohort = load_cohort(ensure_demo(profile))
+                cohort = load_cohort(ensure_demo(profile), cache_items=100_000)
                 train_cv(cohort, cfg, out, progress=progress, on_record=on_record)
         finally:
             fcntl.flock(lock.fileno(), fcntl.LOCK_UN)

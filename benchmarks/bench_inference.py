@@ -1,0 +1,204 @@
+"""Full ME-Mamba inference on one patient vs a TransMIL-like Transformer: time and peak memory.
+
+Run from the repository root::
+
+    python benchmarks/bench_inference.py                       # N = 5k … 80k, default threads
+    python benchmarks/bench_inference.py --sizes 5000 20000 --threads 1
+
+Each point runs in a fresh subprocess (eval mode, ``torch.no_grad``): build the
+model from a fixed seed, make one patient (N patches × 1024 features, six
+genomic groups), warm up on 64 patches, then time one full forward and record
+the peak resident memory (``ru_maxrss``) and its growth over the resident
+memory just before the call. The Transformer is a TransMIL-like MIL of the same
+width d = 256 (projection, class token, two pre-norm layers of 8-head full
+self-attention with an explicit N × N softmax, class-token head): its memory
+grows with N², so points whose attention matrix alone would exceed
+``--transformer-max-gib`` are marked skipped instead of run, and every point has a
+wall-clock limit. Writes ``benchmarks/results/bench_inference.json`` and ``.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from memamba_core.models import ModelConfig, build_model
+from memamba_core.paths import atomic_write_text
+
+RESULTS = Path(__file__).resolve().parent / "results"
+OMIC_SIZES = (100, 300, 500, 450, 1500, 480)  # six MCAT-like gene families
+D_IN = 1024
+TARGET_N, TARGET_S, TARGET_GIB = 20_000, 2.0, 2.0
+
+
+class TransMILLike(nn.Module):
+    """Transformer MIL with full self-attention. path (N, D_in) → (K,) logits.
+
+    Heads are computed one after another, each materialising its (N+1) × (N+1)
+    attention matrix, as a plain Transformer layer does.
+    """
+
+    def __init__(self, d_in: int = D_IN, d: int = 256, heads: int = 8, layers: int = 2, n_bins: int = 4):
+        super().__init__()
+        self.proj = nn.Sequential(nn.Linear(d_in, d), nn.ReLU())
+        self.cls = nn.Parameter(torch.zeros(1, d))
+        self.norms = nn.ModuleList(nn.LayerNorm(d) for _ in range(layers))
+        self.qkv = nn.ModuleList(nn.Linear(d, 3 * d) for _ in range(layers))
+        self.out = nn.ModuleList(nn.Linear(d, d) for _ in range(layers))
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, n_bins)
+        self.heads = heads
+
+    def forward(self, path: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([self.cls, self.proj(path)])  # (N+1, d)
+        for norm, qkv, out in zip(self.norms, self.qkv, self.out):
+            q, k, v = qkv(norm(x)).chunk(3, dim=-1)  # (N+1, d) each
+            dh = q.shape[-1] // self.heads
+            heads = []
+            for h in range(self.heads):
+                sl = slice(h * dh, (h + 1) * dh)
+                attn = torch.softmax(q[:, sl] @ k[:, sl].t() / dh**0.5, dim=-1)  # (N+1, N+1)
+                heads.append(attn @ v[:, sl])
+                del attn
+            x = x + out(torch.cat(heads, dim=-1))
+        return self.head(self.norm(x[0]))
+
+
+def _rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def child(args: argparse.Namespace) -> None:
+    """One point in this (fresh) process; prints a JSON line."""
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(1)
+    path = torch.randn(args.n, D_IN, generator=g)
+    omics = [torch.randn(s, generator=g) for s in OMIC_SIZES]
+    if args.child == "memamba":
+        model = build_model(ModelConfig(path_input_dim=D_IN, omic_sizes=OMIC_SIZES, n_layers=args.n_layers)).eval()
+
+        def call(p):
+            return model(p, omics)
+
+    else:
+        model = TransMILLike().eval()
+
+        def call(p):
+            return model(p)
+
+    with torch.no_grad():
+        call(path[:64])
+        before = _rss_kib()
+        start = time.perf_counter()
+        call(path)
+        seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"seconds": seconds, "peak_rss_gib": peak / 2**20, "peak_growth_gib": (peak - before) / 2**20}))
+
+
+def point(model: str, n: int, args: argparse.Namespace) -> dict:
+    if model == "transmil":
+        need = 2 * (n + 1) ** 2 * 4 / 2**30  # scores + softmax of one head, float32
+        if need > args.transformer_max_gib:
+            return {"status": f"skipped: one head's attention needs ~{need:.1f} GiB > {args.transformer_max_gib} GiB"}
+    cmd = [sys.executable, __file__, "--child", model, "--n", str(n), "--threads", str(args.threads)]
+    cmd += ["--n-layers", str(args.n_layers)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        return {"status": f"timeout > {args.timeout} s"}
+    if proc.returncode != 0:
+        tail = (proc.stderr or "").strip().splitlines()[-1:] or ["?"]
+        return {"status": f"failed (rc {proc.returncode}): {tail[0][:200]}"}
+    return {"status": "ok"} | json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 10000, 20000, 40000, 80000])
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--n-layers", type=int, default=ModelConfig().n_layers)
+    parser.add_argument("--timeout", type=int, default=300, help="seconds per point")
+    parser.add_argument("--transformer-max-gib", type=float, default=6.0)
+    parser.add_argument("--child", choices=["memamba", "transmil"], help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+    results = {
+        "threads": args.threads,
+        "n_layers": args.n_layers,
+        "omic_sizes": list(OMIC_SIZES),
+        "d_in": D_IN,
+        "torch": torch.__version__,
+        "machine": f"{platform.machine()} ({torch.backends.cpu.get_cpu_capability()})",
+        "command": "python " + " ".join(sys.argv),
+        "points": {"memamba": {}, "transmil": {}},
+    }
+    for n in args.sizes:
+        for model in ("memamba", "transmil"):
+            res = point(model, n, args)
+            results["points"][model][str(n)] = res
+            shown = f"{res['seconds']:.2f} s, peak {res['peak_rss_gib']:.2f} GiB" if res["status"] == "ok" else res["status"]
+            print(f"N={n:>6} {model:>8}: {shown}", flush=True)
+    target = results["points"]["memamba"].get(str(TARGET_N))
+    if target and target["status"] == "ok":
+        results["target_n20000"] = {
+            "seconds": target["seconds"],
+            "peak_rss_gib": target["peak_rss_gib"],
+            "time_met": target["seconds"] <= TARGET_S,
+            "memory_met": target["peak_rss_gib"] <= TARGET_GIB,
+        }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(RESULTS / "bench_inference.json", json.dumps(results, indent=2))
+    plot(results, RESULTS / "bench_inference.png")
+    print(f"wrote {RESULTS / 'bench_inference.json'} and bench_inference.png")
+
+
+def plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    labels = {"memamba": "ME-Mamba (linear)", "transmil": "TransMIL-like Transformer (quadratic)"}
+    for model, pts in results["points"].items():
+        ok = sorted((int(n), r) for n, r in pts.items() if r["status"] == "ok")
+        if ok:
+            ns = [n for n, _ in ok]
+            ax1.plot(ns, [r["seconds"] for _, r in ok], "o-", label=labels[model])
+            ax2.plot(ns, [r["peak_rss_gib"] for _, r in ok], "o-", label=labels[model])
+        for n, r in pts.items():
+            if r["status"] != "ok":
+                ax1.annotate("✗", (int(n), ax1.get_ylim()[1] if ok else 1), ha="center", color="red")
+    for ax, what in ((ax1, "seconds"), (ax2, "peak RSS (GiB)")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("N patches")
+        ax.set_ylabel(what)
+        ax.legend()
+    ax1.axhline(TARGET_S, ls=":", color="grey")
+    ax2.axhline(TARGET_GIB, ls=":", color="grey")
+    ax1.set_title(f"one-patient inference, {results['threads']} thread(s); ✗ = skipped/out of limits")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
