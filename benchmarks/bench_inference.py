@@ -8,7 +8,7 @@ Run from the repository root::
 Each point runs in a fresh subprocess (eval mode, ``torch.no_grad``): build the
 model from a fixed seed, make one patient (N patches × 1024 features, six
 genomic groups), warm up on 64 patches, then time one full forward and record
-the peak resident memory (``ru_maxrss``) and its growth over the resident
+the peak resident memory (VmHWM) and its growth over the resident
 memory just before the call. The Transformer is a TransMIL-like MIL of the same
 width d = 256 (projection, class token, two pre-norm layers of 8-head full
 self-attention with an explicit N × N softmax, class-token head): its memory
@@ -73,10 +73,17 @@ class TransMILLike(nn.Module):
         return self.head(self.norm(x[0]))
 
 
-def _rss_kib() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
+def _status_kib(field: str) -> int:
+    """A memory field of /proc/self/status in KiB: VmRSS (now) or VmHWM (peak of this image).
+
+    VmHWM, unlike ru_maxrss, starts afresh at exec, so a child does not inherit
+    the parent's peak. Falls back to ru_maxrss where /proc is missing.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
@@ -101,11 +108,11 @@ def child(args: argparse.Namespace) -> None:
 
     with torch.no_grad():
         call(path[:64])
-        before = _rss_kib()
+        before = _status_kib("VmRSS")
         start = time.perf_counter()
         call(path)
         seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _status_kib("VmHWM")
     print(json.dumps({"seconds": seconds, "peak_rss_gib": peak / 2**20, "peak_growth_gib": (peak - before) / 2**20}))
 
 

@@ -10,7 +10,7 @@ Measures, in one process, forward and forward+backward wall time of
 ``selective_scan_torch`` (best of ``--repeats``), the speed-up ratio, the max
 deviation of the fast path from the reference (values and input gradients),
 and the peak resident memory of each forward+backward in a fresh subprocess
-(``ru_maxrss`` growth over the process after its inputs exist). Also times the
+(VmHWM growth over the process's resident memory once its inputs exist). Also times the
 fast path over a range of L to show its linear growth. Writes
 ``benchmarks/results/bench_scan.json`` and ``bench_scan.png``.
 """
@@ -62,11 +62,17 @@ def run(name: str, inputs: list[torch.Tensor], backward: bool):
     return time.perf_counter() - start, y.detach(), grads
 
 
-def _current_rss_kib() -> int:
-    """Resident set size now (Linux /proc), in KiB, comparable with ru_maxrss."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
+def _status_kib(field: str) -> int:
+    """A memory field of /proc/self/status in KiB: VmRSS (now) or VmHWM (peak of this image).
+
+    VmHWM, unlike ru_maxrss, starts afresh at exec, so a child does not inherit
+    the parent's peak. Falls back to ru_maxrss where /proc is missing.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
@@ -74,9 +80,9 @@ def peak_memory_child(args: argparse.Namespace) -> None:
     """Subprocess body: print peak RSS growth (MiB) of one forward+backward of ``args.child``."""
     torch.set_num_threads(args.threads)
     inputs = make_inputs(args.batch, args.inner, args.state, args.length)
-    before = _current_rss_kib()
+    before = _status_kib("VmRSS")
     run(args.child, inputs, backward=True)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    after = _status_kib("VmHWM")
     print(json.dumps({"peak_rss_growth_mib": (after - before) / 1024}))
 
 

@@ -60,7 +60,7 @@ cols[0].metric("Patients", summary.n_patients)
 cols[1].metric("Slides", summary.n_slides)
 cols[2].metric("Events", summary.n_events)
 cols[3].metric("Censored", f"{100 * summary.censored_fraction:.1f} %")
-st.dataframe(summary.to_frame(), hide_index=True, width="stretch", key="cohort_summary")
+st.table(summary.to_frame().set_index("item"))
 if summary.issues:
     with st.expander(f"{len(summary.issues)} issue(s) found while loading"):
         st.markdown("\n".join(f"- {i}" for i in summary.issues))
@@ -73,7 +73,7 @@ except (InputError, ImportError) as err:
     st.info("Choose another model above; the cohort views without predictions still work.")
     loaded = None
 m1, m2 = st.columns(2)
-m1.dataframe(runtime_frame(loaded), hide_index=True, width="stretch", key="runtime")
+m1.table(runtime_frame(loaded).set_index("item"))
 if loaded is not None:
-    m2.dataframe(model_frame(loaded, c), hide_index=True, width="stretch", key="model_info")
+    m2.table(model_frame(loaded, c).set_index("item"))
     st.success("Ready. Open a page in the sidebar: Cohort survival, Patient, Transport map, Ablations, Train / evaluate.")

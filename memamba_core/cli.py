@@ -147,12 +147,31 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_extract(args) -> int:
-    from .features import builtin_encoder, extract_folder, load_encoder
+    from .features import extract_folder, load_encoder
 
-    encoder = builtin_encoder() if args.encoder == "builtin" else load_encoder(args.encoder, args.weights)
-    result = extract_folder(args.slides, args.out, encoder)
-    print(f"features written to {args.out} ({result if result is not None else 'done'})")
-    return 0
+    encoder = load_encoder(args.encoder, args.weights)
+    bar = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=100, desc="extract", unit="%", file=sys.stderr)
+
+    def progress(fraction: float, message: str) -> None:
+        if bar is not None:
+            bar.n = round(100 * fraction, 1)
+            bar.set_postfix_str(message[-40:])
+            bar.refresh()
+
+    try:
+        report = extract_folder(args.slides, args.out, encoder, batch_size=args.batch_size, progress=progress,
+                                overwrite=args.overwrite)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(f"{len(report.done)} slide(s) extracted, {len(report.skipped)} already done, {len(report.failed)} failed → {args.out}")
+    for sid, why in report.failed.items():
+        print(f"  failed {sid}: {why}", file=sys.stderr)
+    return 0 if not report.failed else 1
 
 
 def _cmd_train(args) -> int:
@@ -277,13 +296,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("extract", help="patch features for a folder of slides (CLAM pt_files/ + h5_files/)", formatter_class=raw,
                        description="Tile every slide of a folder (tissue only), encode the patches and write CLAM-layout "
-                       "features: OUT/pt_files/<slide>.pt (N x D tensor) and OUT/h5_files/<slide>.h5 (features, coords).",
+                       "features: OUT/pt_files/<slide>.pt (N x D tensor) and OUT/h5_files/<slide>.h5 (features, coords). "
+                       "Slides already extracted with the same encoder are skipped, so an interrupted run resumes. "
+                       "Exit status 1 when some slide failed (each is listed).",
                        epilog="examples:\n  memamba extract /data/slides --out /data/cohort\n"
                        "  memamba extract /data/slides --out /data/cohort --encoder resnet50 --weights resnet50.safetensors")
     p.add_argument("slides", type=Path, help="folder of whole-slide images (.svs, .tif, .ndpi, …)")
     p.add_argument("--out", type=Path, required=True, help="cohort folder to write pt_files/ and h5_files/ into")
-    p.add_argument("--encoder", default="builtin", help="builtin (light, no download) or an architecture name for --weights")
-    p.add_argument("--weights", type=Path, help="local weights file for --encoder (no download at run time)")
+    p.add_argument("--encoder", default="builtin", help="builtin (light, fixed weights, D = 256) or an architecture "
+                   "(resnet50_trunc, a ViT preset) used with --weights")
+    p.add_argument("--weights", type=Path, help="local weights file for --encoder (nothing is downloaded)")
+    p.add_argument("--batch-size", type=int, default=64, help="patches per encoder batch (default 64)")
+    p.add_argument("--overwrite", action="store_true", help="re-extract slides already done (default: skip them)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_extract)
 
     p = sub.add_parser("train", help="cross-validate a model on a cohort into a run folder (resumable)", formatter_class=raw,

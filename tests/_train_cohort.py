@@ -71,7 +71,7 @@ def tiny_model(**changes) -> ModelConfig:
 
 def tiny_train(**changes) -> TrainConfig:
     base = dict(model=tiny_model(), epochs=2, grad_accum=4, lr=1e-3, folds="generated", n_folds=3, max_train_patches=16,
-                num_threads=1)
+                num_threads=1, eval_every=0)
     if "model" in changes and isinstance(changes["model"], dict):
         changes["model"] = tiny_model(**changes["model"])
     base.update(changes)

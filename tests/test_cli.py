@@ -65,6 +65,11 @@ def test_errors_exit_2_with_the_message(cohort_dir, tmp_path, capsys):
     assert main(["predict", str(tmp_path), str(cohort_dir), "--out", str(tmp_path / "p.csv")]) == 2
     assert "holds no finished fold" in capsys.readouterr().err
     assert not (tmp_path / "p.csv").exists()
+    (tmp_path / "empty").mkdir()
+    assert main(["extract", str(tmp_path / "empty"), "--out", str(tmp_path / "feats"), "--no-progress"]) == 2
+    assert "holds no slide files" in capsys.readouterr().err
+    assert main(["extract", str(tmp_path / "empty"), "--out", str(tmp_path / "feats"), "--encoder", "resnet50_trunc"]) == 2
+    assert "needs a local weights file" in capsys.readouterr().err
 
 
 def test_ablate_writes_one_table(cohort_dir, tmp_path):

@@ -5,8 +5,11 @@ widgets change what is shown. Bad input (paths, checkpoints) must give an
 error message and leave the app working.
 """
 
+import base64
 import json
 from pathlib import Path
+
+import numpy as np
 
 import pytest
 import torch
@@ -57,6 +60,13 @@ def _figure(at: AppTest, key: str) -> dict:
     return json.loads(charts[0].proto.spec)
 
 
+def _arr(v) -> np.ndarray:
+    """A Plotly JSON array (a list, or the typed-array form ``{"bdata": …, "dtype": …}``)."""
+    if isinstance(v, dict) and "bdata" in v:
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
+    return np.asarray(v)
+
+
 def _metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
@@ -67,10 +77,10 @@ def test_home_shows_demo_cohort_device_and_summary(app, demo_root):
 
     cohort = load_cohort(tiny_demo(demo_root)[0])
     assert _metric(at, "Patients") == str(len(cohort.patients))
-    tables = [df.value for df in at.dataframe]
-    items = set().union(*(set(t["item"]) for t in tables if "item" in t))
+    tables = [t.value for t in at.table]
+    items = set().union(*(set(t.index) for t in tables))
     assert {"patients", "genomic tokens (G)", "device", "scan backend", "model", "fits this cohort"} <= items
-    runtime = next(t for t in tables if "scan backend" in set(t["item"])).set_index("item")["value"]
+    runtime = next(t for t in tables if "scan backend" in t.index)["value"]
     assert "on cpu" in runtime["scan backend"] or "on cuda" in runtime["scan backend"]
     assert at.session_state["cohort_source"] == "demo"
 
@@ -142,9 +152,13 @@ def test_patient_page_heatmap_gallery_report(app):
     risk0 = _metric(at, "Predicted risk")
     assert _metric(at, "Percentile in cohort").endswith("th")
     heat = _figure(at, "heatmap")
-    assert heat["data"][0]["type"] == "image" and len(heat["data"][1]["customdata"]) > 0
-    assert any(i.proto.caption and i.proto.caption[0].startswith("#1") for i in at.get("imgs")) or at.get("imgs")
+    assert heat["data"][0]["type"] == "image" and _arr(heat["data"][1]["customdata"]).size > 0
+    gallery = at.get("image")
+    assert len(gallery) == min(8, _arr(heat["data"][1]["customdata"]).size)  # default top-k 8
+    assert gallery[0].proto.imgs[0].caption.startswith("#1")
     assert at.get("download_button")
+    at.slider(key="att_topk").set_value(3).run()
+    assert len(at.get("image")) == 3
     at.selectbox(key="att_cmap").set_value("viridis").run()
     assert _figure(at, "heatmap")["data"][1]["marker"]["colorscale"] != heat["data"][1]["marker"]["colorscale"]
     at.radio(key="att_scaling").set_value("raw").run()
@@ -158,11 +172,11 @@ def test_patient_page_heatmap_gallery_report(app):
 def test_transport_page_highlight(app):
     at = _ok(app("3_Transport_map.py").run())
     mass = _figure(at, "tm_mass")
-    assert abs(sum(mass["data"][0]["y"]) - 1) < 1e-6
+    assert abs(_arr(mass["data"][0]["y"]).sum() - 1) < 1e-6
     groups = at.selectbox(key="tm_group").options[1:]
     at.selectbox(key="tm_group").set_value(groups[0]).run()
     _ok(at)
-    assert _figure(at, "tm_mass")["data"][0]["marker"]["line"]["width"][0] == 3
+    assert _arr(_figure(at, "tm_mass")["data"][0]["marker"]["line"]["width"])[0] == 3
     assert "highlighted" in _figure(at, "tm_slide_map")["layout"]["title"]["text"]
 
 
@@ -198,21 +212,35 @@ def test_train_page_start_and_stop(app, tmp_path):
 
 @pytest.fixture(scope="session")
 def genomics_only(demo_root):
-    """The tiny demo without its patch features and slides: a genomics-only cohort (like TCGA-BLCA here)."""
+    """The tiny demo without patch features or slides (a genomics-only cohort, like TCGA-BLCA here),
+    and a genomics-only SNN cross-validated on it with this project's trainer: (cohort, run)."""
+    from memamba_core.data import load_cohort
+    from memamba_core.models import ModelConfig
+    from memamba_core.train import TrainConfig, train_cv
+
     src = Path(tiny_demo(demo_root)[0])
-    dst = demo_root / "genomics-only"
+    dst, run = demo_root / "genomics-only", demo_root / "genomics-only-snn"
     if not dst.exists():
         dst.mkdir()
         for name in ("cohort.toml", "labels.csv", "signatures.csv", "pathways.csv"):
             if (src / name).is_file():
                 (dst / name).write_bytes((src / name).read_bytes())
-    return str(dst)
+    if not (run / "summary.json").is_file():
+        threads = torch.get_num_threads()
+        cfg = TrainConfig(model=ModelConfig(model="snn", modalities="genomics", omic_sizes=(1,), d_model=32),
+                          epochs=1, grad_accum=4, folds="generated", n_folds=3, num_threads=1)
+        try:
+            train_cv(load_cohort(dst), cfg, run, progress=False)
+        finally:
+            torch.set_num_threads(threads)
+    return str(dst), str(run)
 
 
 @pytest.mark.parametrize("page,expect", [
     ("2_Patient.py", "No heatmap"), ("3_Transport_map.py", "No transport plan"), ("1_Cohort_survival.py", None)])
 def test_genomics_only_cohort_is_explained(app, genomics_only, page, expect):
-    at = _ok(app(page, cohort_source=genomics_only).run())
+    cohort, run = genomics_only
+    at = _ok(app(page, cohort_source=cohort, model_source=run).run())
     assert not at.error, [e.value for e in at.error]
     if expect:
         assert any(expect in i.value for i in at.info), [i.value for i in at.info]
@@ -220,7 +248,7 @@ def test_genomics_only_cohort_is_explained(app, genomics_only, page, expect):
         assert _figure(at, "km_plot")
 
 
-def test_model_that_does_not_fit_the_cohort_gives_a_message(app, genomics_only, tmp_path):
-    (tmp_path / "labels.csv").write_text("case_id,slide_id,survival_months,censorship\nA,a,10,0\nB,b,20,1\nC,c,5,0\n")
-    at = _ok(app("2_Patient.py", cohort_source=str(tmp_path)).run())
-    assert at.error and "genomics" in at.error[0].value.lower()
+def test_model_that_does_not_fit_the_cohort_gives_a_message(app, genomics_only):
+    at = _ok(app("2_Patient.py", cohort_source=genomics_only[0]).run())  # default model needs patch features
+    assert at.error and "patch features" in at.error[0].value
+    assert any("Home page" in i.value for i in at.info)

@@ -32,6 +32,8 @@ def test_config_round_trips_through_json():
         (dict(mmd_weight=-0.1), "mmd_weight"),
         (dict(omic_sizes=(3, 0)), "omic_sizes must all be"),
         (dict(scan_forward="yes"), "scan_forward"),
+        (dict(omic_sizes="abc"), "omic_sizes must be a list"),
+        (dict(dropout="0.1"), "dropout must be a number"),
     ],
 )
 def test_config_rejects_bad_values(changes, message):
@@ -102,12 +104,14 @@ def test_missing_modality_drops_its_expert_and_the_synergy(kind):
     assert all(k.startswith(kind) for k in out.attention)
 
 
-@pytest.mark.parametrize("n_patches, sizes", [(1, (4,)), (2, (1, 1)), (300, (2,) * 40)])
+@pytest.mark.parametrize("n_patches, sizes", [(1, (4,)), (2, (1, 1)), (300, (1,) * 400), (100_000, (3, 2))])
 def test_extreme_bag_and_group_counts(n_patches, sizes):
+    """N from 1 to 100,000 patches, G from 1 to 400 groups."""
     torch.manual_seed(0)
     model = build_model(tiny_config(omic_sizes=sizes)).eval()
     g = torch.Generator().manual_seed(1)
-    out = model(torch.randn(n_patches, D_IN, generator=g), [torch.randn(s, generator=g) for s in sizes])
+    with torch.no_grad():
+        out = model(torch.randn(n_patches, D_IN, generator=g), [torch.randn(s, generator=g) for s in sizes])
     _check_output(out)
     assert out.transport_plan.shape == (n_patches, len(sizes))
     assert out.attention["synergy/pool"].shape == (2 * len(sizes),)

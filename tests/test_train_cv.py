@@ -23,7 +23,7 @@ def _files(run):
 
 def test_run_folder_contents(cohort, tmp_path):
     run = tmp_path / "run"
-    summary = train_cv(cohort, tiny_train(), run, progress=False)
+    summary = train_cv(cohort, tiny_train(eval_every=1), run, progress=False)
     assert summary["complete"] and summary["n_folds_finished"] == 3
     assert summary["mean"]["c_index"] is not None and 0 <= summary["mean"]["c_index"] <= 1
     oof = pd.read_csv(run / "oof_predictions.csv", dtype={"case_id": str})
@@ -55,9 +55,9 @@ def test_run_folder_contents(cohort, tmp_path):
 
 
 def test_inner_val_selection_holds_out_part_of_the_training_fold(cohort, tmp_path):
-    summary = train_cv(cohort, tiny_train(selection="inner_val", epochs=3), tmp_path / "r", progress=False)
+    summary = train_cv(cohort, tiny_train(selection="inner_val"), tmp_path / "r", progress=False)
     for f in summary["folds"]:
-        assert 1 <= f["selected_epoch"] <= 3
+        assert 1 <= f["selected_epoch"] <= 2
     epochs = [r for r in read_progress(tmp_path / "r") if r["event"] == "epoch"]
     assert all("inner_c_index" in r for r in epochs)
 
@@ -68,7 +68,7 @@ class Interrupt(Exception):
 
 def test_resume_after_interruption_skips_finished_folds(cohort, tmp_path):
     run = tmp_path / "run"
-    cfg = tiny_train()
+    cfg = tiny_train(eval_every=1)
 
     def crash_in_fold_1(rec):
         if rec.get("event") == "epoch" and rec["fold"] == 1:

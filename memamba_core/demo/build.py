@@ -52,7 +52,7 @@ from .textures import CLASSES, make_texture_bank
 
 __all__ = ["ensure_demo", "build_demo", "demo_dir", "is_complete", "DEMO_VERSION"]
 
-DEMO_VERSION = 1  # bump when the generator's output changes
+DEMO_VERSION = 2  # bump when the generator's output changes
 Progress = Callable[[float, str], None]
 _MARKER, _SPEC = ".complete.json", ".build.json"
 
@@ -63,7 +63,8 @@ def demo_dir(profile: str | DemoProfile = "full") -> Path:
 
 
 def _spec(p: DemoProfile) -> dict:
-    return {"version": DEMO_VERSION, "profile": p.to_dict(), "hazard": HazardModel().to_dict()}
+    """The build's identity, in its JSON form (tuples become lists) so it compares equal to the file."""
+    return json.loads(json.dumps({"version": DEMO_VERSION, "profile": p.to_dict(), "hazard": HazardModel().to_dict()}))
 
 
 def _read_json(path: Path) -> dict | None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import tifffile
+from PIL import Image
 from scipy import ndimage
 
 from ..paths import atomic_write_bytes
@@ -99,9 +100,10 @@ def paint_level0(spec: SlideSpec, class4: np.ndarray, bank: np.ndarray) -> np.nd
     offs = rng.integers(0, T, (C, 2))
     lut = stain_lut(rng)
     # the slide's bank: stain-jittered and extended by one tile so every tile is a plain slice
-    tex = np.empty((C, T + TILE, T + TILE, 3), np.uint8)
+    jit = np.empty_like(bank)
     for ch in range(3):
-        tex[..., ch] = np.take(lut[ch], np.pad(bank[..., ch], ((0, 0), (0, TILE), (0, TILE)), mode="wrap"))
+        np.take(lut[ch], bank[..., ch], out=jit[..., ch])
+    tex = np.pad(jit, ((0, 0), (0, TILE), (0, TILE), (0, 0)), mode="wrap")   # (C, T+TILE, T+TILE, 3)
     H, W = spec.height, spec.width
     img = np.empty((H, W, 3), np.uint8)
     k = TILE // _FINE
@@ -109,25 +111,25 @@ def paint_level0(spec: SlideSpec, class4: np.ndarray, bank: np.ndarray) -> np.nd
         for tx in range(0, W, TILE):
             block = class4[ty // _FINE: ty // _FINE + k, tx // _FINE: tx // _FINE + k]
             out = img[ty:ty + TILE, tx:tx + TILE]
-            c0 = int(block[0, 0])
-            if block.min() == block.max():
-                oy, ox = (offs[c0, 0] + ty) % T, (offs[c0, 1] + tx) % T
-                out[...] = tex[c0, oy:oy + TILE, ox:ox + TILE]
+            counts = np.bincount(block.ravel(), minlength=C)
+            base = int(np.argmax(counts))
+            oy, ox = (offs[base, 0] + ty) % T, (offs[base, 1] + tx) % T
+            out[...] = tex[base, oy:oy + TILE, ox:ox + TILE]
+            if counts[base] == block.size:
                 continue
-            full = np.repeat(np.repeat(block, _FINE, 0), _FINE, 1)[..., None]   # (TILE, TILE, 1)
-            for c in np.unique(block):
+            cells = out.reshape(k, _FINE, k, _FINE, 3)  # 4 × 4-pixel cells of class4
+            for c in np.flatnonzero(counts):
+                if c == base:
+                    continue
                 oy, ox = (offs[c, 0] + ty) % T, (offs[c, 1] + tx) % T
-                np.copyto(out, tex[c, oy:oy + TILE, ox:ox + TILE], where=full == c)
+                yy, xx = np.nonzero(block == c)
+                cells[yy, :, xx] = tex[c, oy:oy + TILE, ox:ox + TILE].reshape(k, _FINE, k, _FINE, 3)[yy, :, xx]
     return img
 
 
 def _halve(a: np.ndarray) -> np.ndarray:
     """2× box downsample of (H, W, 3) uint8 (H, W even)."""
-    s = a[0::2, 0::2].astype(np.uint16)
-    s += a[1::2, 0::2]
-    s += a[0::2, 1::2]
-    s += a[1::2, 1::2]
-    return ((s + 2) >> 2).astype(np.uint8)
+    return np.asarray(Image.fromarray(a).reduce(2))
 
 
 def write_pyramid_tiff(path: Path, level0: np.ndarray, mpp: float, min_levels: int = 3,

@@ -73,7 +73,12 @@ class ModelConfig:
     dt_rank: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.omic_sizes = tuple(int(s) for s in self.omic_sizes)
+        try:
+            self.omic_sizes = tuple(int(s) for s in self.omic_sizes)
+        except (TypeError, ValueError):
+            raise InputError(
+                f"Model config: omic_sizes must be a list of gene counts per group, got {self.omic_sizes!r}."
+            ) from None
         self._check()
         self.d_inner = self.expand * self.d_model
         self.dt_rank = math.ceil(self.d_model / 16)
@@ -92,6 +97,10 @@ class ModelConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"Model config: {name} must be a positive integer, got {value!r}.")
+        for name in ("dropout", "mmd_weight", "sinkhorn_eps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InputError(f"Model config: {name} must be a number, got {value!r}.")
         if any(s < 1 for s in self.omic_sizes):
             raise InputError(f"Model config: omic_sizes must all be ≥ 1, got {list(self.omic_sizes)}.")
         if not 0.0 <= self.dropout < 1.0:

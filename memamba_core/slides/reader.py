@@ -119,6 +119,9 @@ class Slide:
             raise InputError(f"{self.path}: region size must be positive, got (w, h) = ({w}, {h}).")
         ds = self.level_downsamples[level]
         lw, lh = self.level_dimensions[level]
+        if x >= 0 and y >= 0 and (x / ds) + w <= lw + 1e-9 and (y / ds) + h <= lh + 1e-9:
+            a = _to_rgb(self._read((x, y), level, (w, h)))         # wholly inside: no padding needed
+            return a if a.flags.writeable else a.copy()
         out = np.full((h, w, 3), _BACKGROUND, dtype=np.uint8)
         # intersection with the level, in level pixels relative to the request
         x0l, y0l = x / ds, y / ds
@@ -127,15 +130,17 @@ class Slide:
         if ix1 <= ix0 or iy1 <= iy0:
             return out
         loc = (x + int(round(ix0 * ds)), y + int(round(iy0 * ds)))
+        out[iy0:iy1, ix0:ix1] = _to_rgb(self._read(loc, level, (ix1 - ix0, iy1 - iy0)))
+        return out
+
+    def _read(self, loc: tuple[int, int], level: int, size: tuple[int, int]) -> Image.Image:
         try:
-            img = self._h.read_region(loc, level, (ix1 - ix0, iy1 - iy0))
+            return self._h.read_region(loc, level, size)
         except Exception as err:  # backend-specific errors (OpenSlideError, TiffFileError, ...)
             raise InputError(
                 f"{self.path}: cannot read region at level-0 (x, y) = {loc}, level {level} ({type(err).__name__}: {err}); "
                 f"the file may be truncated or corrupt — re-export or re-copy the slide."
             ) from err
-        out[iy0:iy1, ix0:ix1] = _to_rgb(img)
-        return out
 
     def read_region(self, location: tuple[int, int], level: int, size: tuple[int, int]) -> Image.Image:
         """Like :meth:`read_array`, as an RGB PIL image of size ``(w, h)``."""
