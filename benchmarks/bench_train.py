@@ -27,10 +27,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="full")
     ap.add_argument("--skip-cv", action="store_true", help="only the one-epoch timing")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = the demo recipe's, 1)")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
 
     from memamba_core.data import load_cohort
     from memamba_core.demo import ensure_demo
@@ -45,6 +43,7 @@ def main() -> None:
 
     cohort = load_cohort(ensure_demo(args.profile), cache_items=100_000)
     cfg = demo_train_config(args.profile)
+    torch.set_num_threads(args.threads or cfg.num_threads or torch.get_num_threads())
     mcfg = resolve_model_config(cohort, cfg)
     ids = cohort.case_ids()
     pats = [cohort.patient(c) for c in ids]

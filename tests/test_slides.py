@@ -122,3 +122,20 @@ def test_missing_file_and_bad_arguments(tif, tmp_path):
             s.read_region((0, 0), 9, (4, 4))
         with pytest.raises(InputError, match="positive"):
             s.read_region((0, 0), 0, (0, 4))
+
+
+def test_works_with_either_backend_missing(tif, monkeypatch):
+    import memamba_core.slides.reader as reader
+
+    real = reader._import_backend
+    for gone in ("openslide", "tiffslide"):
+        monkeypatch.setattr(reader, "_import_backend", lambda name, gone=gone: None if name == gone else real(name))
+        left = [b for b in reader.BACKENDS if b != gone and real(b) is not None]
+        if not left:
+            continue
+        assert reader.available_backends() == tuple(left)
+        with open_slide(tif) as s:
+            assert s.backend == left[0] and s.dimensions == (1536, 1024)
+    monkeypatch.setattr(reader, "_import_backend", lambda name: None)
+    with pytest.raises(InputError, match="S1.tif.*openslide: not installed; tiffslide: not installed"):
+        open_slide(tif)

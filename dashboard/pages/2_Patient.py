@@ -25,6 +25,7 @@ except InputError as err:
 row = preds.loc[case_id]
 pct = percentile_of(row["risk"], preds["risk"])
 p = ctx.cohort.patient(case_id)
+st.caption(f"Patient {case_id} · " + " · ".join(f"{k} {v}" for k, v in p.clinical.items() if v is not None))
 
 m = st.columns(4)
 m[0].metric("Predicted risk", f"{row['risk']:.3f}", help="−Σ survival over the time bins; higher = earlier event")

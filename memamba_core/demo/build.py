@@ -33,8 +33,10 @@ import multiprocessing as mp
 import os
 import shutil
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterator
@@ -136,6 +138,13 @@ def _workers(p: DemoProfile, workers: int | None) -> int:
     return max(1, min(4, os.cpu_count() or 1)) if w <= 0 else w
 
 
+def _start_method() -> str:
+    """``fork`` from a single-threaded Linux process (CLI, tests: fast, no re-import); ``spawn`` otherwise
+    (e.g. inside the dashboard's server, where forking beside other threads could deadlock)."""
+    single = threading.current_thread() is threading.main_thread() and threading.active_count() == 1
+    return "fork" if sys.platform.startswith("linux") and single else "spawn"
+
+
 def _init_worker() -> None:
     import torch
 
@@ -170,17 +179,20 @@ def build_demo(root: Path, profile: str | DemoProfile = "full", progress: Progre
     n, w = len(specs), _workers(p, workers)
     records: dict[str, dict] = {}
     say(0.03, f"demo '{p.name}': {n} slides with {w} process(es)")
-    if w == 1:
-        for k, s in enumerate(specs):
+    if w > 1:
+        ctx = mp.get_context(_start_method())
+        try:
+            with ProcessPoolExecutor(max_workers=w, mp_context=ctx, initializer=_init_worker) as ex:
+                futs = {ex.submit(build_slide, str(root), s, str(bank_path), p.jpeg_quality): s["slide_id"] for s in specs}
+                for fut in as_completed(futs):
+                    records[futs[fut]] = fut.result()
+                    say(0.03 + 0.92 * len(records) / n, f"slide {len(records)}/{n}: {futs[fut]}")
+        except BrokenProcessPool:  # workers could not start or died (odd __main__, memory): go on here
+            say(0.03 + 0.92 * len(records) / n, "worker processes failed; continuing in this process")
+    for s in specs:
+        if s["slide_id"] not in records:
             records[s["slide_id"]] = build_slide(str(root), s, str(bank_path), p.jpeg_quality)
-            say(0.03 + 0.92 * (k + 1) / n, f"slide {k + 1}/{n}: {s['slide_id']}")
-    else:
-        ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        with ProcessPoolExecutor(max_workers=w, mp_context=ctx, initializer=_init_worker) as ex:
-            futs = {ex.submit(build_slide, str(root), s, str(bank_path), p.jpeg_quality): s["slide_id"] for s in specs}
-            for k, fut in enumerate(as_completed(futs)):
-                records[futs[fut]] = fut.result()
-                say(0.03 + 0.92 * (k + 1) / n, f"slide {k + 1}/{n}: {futs[fut]}")
+            say(0.03 + 0.92 * len(records) / n, f"slide {len(records)}/{n}: {s['slide_id']}")
     say(0.96, f"demo '{p.name}': genomics, survival, splits")
     slides = pd.DataFrame([records[s["slide_id"]] for s in specs])
     gen = make_genomics(p.seed, pts["type"].to_numpy(), p.genes_per_pathway)

@@ -2,7 +2,8 @@
 
 Layout: a class map at 1/16 of level 0 (the tissue piece(s), tumour covering a
 target fraction of the tissue, stroma / immune / necrosis / fat elsewhere) is
-smoothed and refined to 1/4 of level 0 (``class4``, (H/4, W/4) int8, values are
+refined to 1/4 of level 0 through a smooth random displacement, which gives
+organic borders (``class4``, (H/4, W/4) int8, values are
 indices into :data:`~memamba_core.demo.textures.CLASSES`). Level 0 is painted
 tile by tile from the periodic texture bank, with a per-slide stain jitter.
 
@@ -23,7 +24,7 @@ from PIL import Image
 from scipy import ndimage
 
 from ..paths import atomic_write_bytes
-from .textures import CLASSES, TUMOUR, stain_lut
+from .textures import TUMOUR, stain_lut
 
 __all__ = ["SlideSpec", "make_layout", "paint_level0", "write_pyramid_tiff", "TILE"]
 

@@ -158,8 +158,16 @@ def train_cv(
         run folder made with another config, a folder in use by another process.
     """
     d = dist or Dist()
+    threads = torch.get_num_threads()
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
+    try:
+        return _train_cv(cohort, cfg, out, force, d, progress, on_record, only_folds)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_cv(cohort, cfg, out, force, d, progress, on_record, only_folds) -> dict:
     mcfg = resolve_model_config(cohort, cfg)
     folds, source = resolve_folds(cohort, cfg)
     usable, excluded = eligible_ids(cohort, mcfg)

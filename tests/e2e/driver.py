@@ -108,10 +108,14 @@ def browser(width: int = 1500, height: int = 1000):
 
 
 def wait_idle(page, timeout: float = 60) -> None:
-    """Wait until the app has finished running the script (status widget gone, nothing stale)."""
-    page.wait_for_timeout(150)
+    """Wait until the script run is over (no status widget, no stale elements) and every Plotly chart is drawn."""
+    page.wait_for_timeout(100)
     page.wait_for_function(
-        """() => !document.querySelector('[data-testid="stStatusWidget"]')""", timeout=timeout * 1000)
+        """() => !document.querySelector('[data-testid="stStatusWidget"]')
+                 && !document.querySelector('[data-stale="true"]')
+                 && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                        .every(c => c.querySelector('.main-svg'))""",
+        timeout=timeout * 1000)
 
 
 def wait_text(page, text: str, timeout: float = 60) -> None:
@@ -138,19 +142,20 @@ def select_option(page, label: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).first.click()
 
 
-def click_plot_point(page, chart_index: int = 0, trace: int = 1, point: int = 0) -> None:
-    """Click point ``point`` of trace ``trace`` in the ``chart_index``-th Plotly chart (a real mouse click)."""
-    charts = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot')
-    div = charts.nth(chart_index)
-    div.scroll_into_view_if_needed()
-    xy = div.evaluate(
-        """(gd, [t, i]) => {
-            const fl = gd._fullLayout, tr = gd._fullData[t];
-            const xa = fl[tr.xaxis.replace('x', 'xaxis')], ya = fl[tr.yaxis.replace('y', 'yaxis')];
+def click_slide_patch(page, point: int = 0) -> None:
+    """Click patch ``point`` on the first slide figure (an image trace under a patch scatter), with the real mouse."""
+    chart = page.locator('[data-testid="stPlotlyChart"]').filter(has=page.locator(".js-plotly-plot")).filter(
+        has=page.locator("g.imagelayer image, .layer-below image, image")).first
+    chart.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    xy = page.evaluate(
+        """(i) => {
+            const gd = [...document.querySelectorAll('.js-plotly-plot')].find(g => g._fullData && g._fullData[0].type === 'image');
+            const tr = gd._fullData[1], fl = gd._fullLayout;
             const r = gd.getBoundingClientRect();
-            return [r.left + xa._offset + xa.l2p(tr.x[i]), r.top + ya._offset + ya.l2p(tr.y[i])];
+            return [r.left + fl.xaxis._offset + fl.xaxis.l2p(tr.x[i]), r.top + fl.yaxis._offset + fl.yaxis.l2p(tr.y[i])];
         }""",
-        [trace, point],
+        point,
     )
     page.mouse.click(xy[0], xy[1])
 

@@ -60,11 +60,11 @@ def test_every_page_patient_patch_and_ablation(server, tmp_path):
         second = opts.nth(1).inner_text().strip()
         opts.nth(1).click()
         driver.wait_idle(page)
-        page.locator('[data-testid="stSelectbox"]', has_text=second).first.wait_for()
+        driver.wait_text(page, f"Patient {second}")
         driver.wait_text(page, "Top ")
         shot("patient")
 
-        driver.click_plot_point(page, chart_index=page.locator('[data-testid="stPlotlyChart"]').count() - 1)
+        driver.click_slide_patch(page)
         driver.wait_text(page, "at level 0")
         driver.wait_idle(page)
         shot("patient_patch")

@@ -1,0 +1,44 @@
+"""RunFolder: the lock, the config check and the progress log, without training."""
+
+import json
+
+import pytest
+
+from memamba_core.errors import InputError
+from memamba_core.train.runfolder import RunFolder, read_progress
+
+
+def test_second_process_is_locked_out(tmp_path):
+    a, b = RunFolder(tmp_path / "run"), RunFolder(tmp_path / "run")
+    assert a.start({"train": {"lr": 1}}) == []
+    with pytest.raises(InputError, match="another process is training into this run folder"):
+        b.start({"train": {"lr": 1}})
+    a.release()
+    assert b.start({"train": {"lr": 1}}) == []  # free again
+    b.release()
+
+
+def test_config_difference_is_named(tmp_path):
+    r = RunFolder(tmp_path)
+    r.start({"train": {"lr": 1, "epochs": 3}, "folds": [[1, 2]]})
+    r.release()
+    with pytest.raises(InputError, match=r"train\.epochs: 3 → 4") as err:
+        RunFolder(tmp_path).start({"train": {"lr": 1, "epochs": 4}, "folds": [[1, 2]]})
+    assert "lr" not in str(err.value).split("(")[1].split(")")[0]  # only what differs is listed
+    (tmp_path / "config.json").write_text(json.dumps({"something": "else"}))
+    with pytest.raises(InputError, match="not a memamba run folder"):
+        RunFolder(tmp_path).start({"train": {}})
+
+
+def test_progress_log_tolerates_a_torn_last_line(tmp_path):
+    r = RunFolder(tmp_path)
+    r.start({"train": {}})
+    r.log(event="epoch", fold=0, loss=1.5)
+    r.log(event="epoch", fold=0, loss=1.2)
+    with open(r.progress_path, "a") as fh:
+        fh.write('{"event": "epo')  # a killed writer
+    recs = read_progress(tmp_path)
+    assert [x["loss"] for x in recs] == [1.5, 1.2] and all("t" in x for x in recs)
+    assert read_progress(tmp_path / "nothing") == []
+    assert r.finished_folds() == []
+    r.release()
