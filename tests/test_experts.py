@@ -83,4 +83,4 @@ def test_interleaved_and_concatenated_orders():
     expert.interleave = False
     expert(P, G)
     torch.testing.assert_close(seen[1], torch.cat([aligned, G]))
-    assert float(out.mmd) == 0.0
+    assert out.mmd.item() == 0.0

@@ -37,7 +37,9 @@ class _SNNEncoder(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         total = sum(cfg.omic_sizes)
-        self.net = nn.Sequential(snn_block(total, cfg.d_model, cfg.dropout), snn_block(cfg.d_model, cfg.d_model, cfg.dropout))
+        self.net = nn.Sequential(
+            snn_block(total, cfg.d_model, cfg.dropout), snn_block(cfg.d_model, cfg.d_model, cfg.dropout)
+        )
 
     def forward(self, omics: list[torch.Tensor]) -> torch.Tensor:
         return self.net(torch.cat(omics))

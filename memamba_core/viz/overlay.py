@@ -96,7 +96,6 @@ def _image_figure(img: Image.Image, height: int | None) -> go.Figure:
     fig.update_yaxes(visible=False, range=[h, 0], scaleanchor="x", constrain="domain")
     fig.update_layout(
         template="plotly_white", margin=dict(l=0, r=0, t=30, b=0), height=height or min(720, max(320, int(h * 640 / max(w, 1)))),
-        dragmode="select", clickmode="event+select",
     )
     return fig
 
