@@ -63,7 +63,7 @@ def km_figure(result: KMResult, title: str | None = None, time_unit: str = "mont
             go.Scatter(
                 x=np.concatenate([c.timeline, c.timeline[::-1]]),
                 y=np.concatenate([c.upper, c.lower[::-1]]),
-                fill="toself", fillcolor=_rgba(col, 0.15), line=dict(width=0, shape="hv"),
+                mode="lines", fill="toself", fillcolor=_rgba(col, 0.15), line=dict(width=0, shape="hv"),
                 hoverinfo="skip", showlegend=False, legendgroup=c.label, name=f"{c.label} 95% CI",
             ),
             row=1, col=1,

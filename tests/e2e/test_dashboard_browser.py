@@ -82,7 +82,7 @@ def test_every_page_patient_patch_and_ablation(server, tmp_path):
         driver.wait_idle(page)
         shot("ablations")
 
-        driver.goto_page(page, "Train / evaluate")
+        driver.goto_page(page, "Train evaluate")
         driver.wait_text(page, "New cross-validated run")
         driver.wait_idle(page)
         shot("train_evaluate")
