@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 from memamba_core.models import ModelConfig
@@ -106,3 +107,12 @@ def write_truth(root: Path) -> None:
     for p in sorted((root / "pt_files").glob("*.pt")):
         feats = torch.load(p, weights_only=True)
         np.save(out / f"{p.stem}.npy", (feats[:, 1] > 0).numpy().astype(np.int8), allow_pickle=False)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Run a test module's model passes on one CPU thread (tiny ops: threads only add contention); restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -11,7 +11,7 @@ import torch
 
 from memamba_core.errors import InputError
 from memamba_core.train import load_checkpoint, predict_cohort
-from tests._train_cohort import trained_run
+from tests._train_cohort import trained_run, one_thread  # one_thread: autouse fixture
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from memamba_core.cli import main
-from tests._train_cohort import make_cohort
+from tests._train_cohort import make_cohort, one_thread  # one_thread: autouse fixture
 
 TINY = ["--epochs", "1", "--d-model", "16", "--set", "d_state=4", "--set", "n_layers=1", "--grad-accum", "4",
         "--folds", "generated", "--n-folds", "3", "--num-threads", "1", "--no-progress", "--max-train-patches", "16"]

@@ -11,7 +11,7 @@ import pytest
 
 from memamba_core.cli import main
 from memamba_core.train.distributed import Dist, init_distributed
-from tests._train_cohort import make_cohort
+from tests._train_cohort import make_cohort, one_thread  # one_thread: autouse fixture
 
 ARGS = ["--epochs", "2", "--d-model", "16", "--set", "d_state=4", "--set", "n_layers=1", "--grad-accum", "4",
         "--folds", "generated", "--n-folds", "2", "--num-threads", "1", "--no-progress", "--max-train-patches", "16",

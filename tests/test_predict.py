@@ -6,7 +6,7 @@ import pytest
 from memamba_core.data import load_cohort
 from memamba_core.errors import InputError
 from memamba_core.train import load_checkpoint, predict_cohort, predict_patient
-from tests._train_cohort import make_cohort, trained_run
+from tests._train_cohort import make_cohort, trained_run, one_thread  # one_thread: autouse fixture
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 from memamba_core.data import load_cohort
 from memamba_core.errors import InputError
 from memamba_core.train import read_progress, train_cv
-from tests._train_cohort import make_cohort, tiny_train
+from tests._train_cohort import make_cohort, tiny_train, one_thread  # one_thread: autouse fixture
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 from memamba_core.data import load_cohort
 from memamba_core.errors import InputError
 from memamba_core.train.demo_check import attention_auroc
-from tests._train_cohort import trained_run
+from tests._train_cohort import trained_run, one_thread  # one_thread: autouse fixture
 
 
 def test_attention_auroc_on_out_of_fold_patients(tmp_path_factory):

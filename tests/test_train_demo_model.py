@@ -3,7 +3,7 @@
 import memamba_core.demo
 import memamba_core.train.demo_model as dm
 from memamba_core.train import TrainConfig, demo_train_config, load_checkpoint
-from tests._train_cohort import make_cohort, tiny_train
+from tests._train_cohort import make_cohort, tiny_train, one_thread  # one_thread: autouse fixture
 
 
 def test_demo_recipe_is_a_valid_memamba_config():

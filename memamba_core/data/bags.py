@@ -31,12 +31,10 @@ import torch
 
 from ..errors import InputError
 from ..paths import resolve_inside
+from ..slides.reader import SLIDE_EXTENSIONS
 
 __all__ = ["Bag", "BagCache", "SlideFiles", "SLIDE_EXTENSIONS", "slide_stem", "index_folder", "read_slide_features", "concat_slides"]
 
-SLIDE_EXTENSIONS = (
-    ".svs", ".tif", ".tiff", ".ndpi", ".mrxs", ".scn", ".vms", ".vmu", ".bif", ".svslide", ".czi", ".isyntax", ".dcm",
-)
 _FIX = "re-extract this slide's features (memamba extract) or remove the file"
 
 

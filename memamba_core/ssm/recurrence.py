@@ -34,41 +34,59 @@ def chunk_length(n_steps: int) -> int:
     return max(1, int(math.isqrt(max(n_steps, 1))))
 
 
-def linear_recurrence_(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
-    """Run ``h_t = a_t ⊙ h_{t-1} + b_t`` in place over the first axis.
+def linear_recurrence_(
+    a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None, reverse: bool = False
+) -> torch.Tensor:
+    """Run ``h_t = a_t ⊙ h_{t-1} + b_t`` in place over the first axis (or, with
+    ``reverse``, ``h_t = a_t ⊙ h_{t+1} + b_t`` from the last step down to the first).
 
     Args:
         a: (L, M) decays; overwritten (holds within-chunk cumulative decays after).
         b: (L, M) inputs; overwritten with the states h_t.
-        h0: (M,) state before step 0, or None for zeros.
+        h0: (M,) state before the first step taken (h_{-1}, or h_L when reversed), or None for zeros.
+        reverse: run backwards in time (the adjoint of the forward recurrence), without flipping copies.
 
     Returns:
-        (M,) the last state h_{L-1} (a view into ``b``).
+        (M,) the last state taken: h_{L-1} (h_0 when reversed), a view into ``b``.
     """
     n_steps, n_lanes = b.shape
     chunk = chunk_length(n_steps)
     n_chunks = n_steps // chunk
     main = n_chunks * chunk
+    rest = n_steps - main
+    # the chunked body: steps [0, main) forward, [rest, L) reversed; the leftover < T steps run after it
+    body = slice(rest, n_steps) if reverse else slice(0, main)
+    o, out = (1, 0) if reverse else (-1, -1)  # the neighbour t + o a step reads; a chunk's outgoing position
     if n_chunks > 1 or h0 is not None:
-        av = a[:main].view(n_chunks, chunk, n_lanes)  # (c, T, M)
-        bv = b[:main].view(n_chunks, chunk, n_lanes)
-        for t in range(1, chunk):  # local states and cumulative decays, all chunks at once
-            bv[:, t].addcmul_(av[:, t], bv[:, t - 1])
-            av[:, t].mul_(av[:, t - 1])
+        av = a[body].view(n_chunks, chunk, n_lanes)  # (c, T, M)
+        bv = b[body].view(n_chunks, chunk, n_lanes)
+        a_t, b_t = av.unbind(1), bv.unbind(1)  # T views (c, M) each: one op instead of 2T selects
+        steps = range(chunk - 2, -1, -1) if reverse else range(1, chunk)
+        for t in steps:  # local states and cumulative decays, all chunks at once
+            b_t[t].addcmul_(a_t[t], b_t[t + o])
+            a_t[t].mul_(a_t[t + o])
         carry = b.new_empty(n_chunks, n_lanes)  # state entering each chunk
+        out_b, out_a, carry_c = b_t[out].unbind(0), a_t[out].unbind(0), carry.unbind(0)
+        order = range(n_chunks - 1, -1, -1) if reverse else range(n_chunks)
+        entry = order[0]
         if h0 is None:
-            carry[0].zero_()
+            carry_c[entry].zero_()
         else:
-            carry[0].copy_(h0)
-        for c in range(1, n_chunks):
-            torch.addcmul(bv[c - 1, -1], av[c - 1, -1], carry[c - 1], out=carry[c])
-        if h0 is None:  # chunk 0 needs no fix-up
-            bv[1:].addcmul_(av[1:], carry[1:, None, :])
+            carry_c[entry].copy_(h0)
+        for c in order[1:]:
+            torch.addcmul(out_b[c + o], out_a[c + o], carry_c[c + o], out=carry_c[c])
+        if h0 is None:  # the entry chunk needs no fix-up
+            fix = slice(0, -1) if reverse else slice(1, None)
+            bv[fix].addcmul_(av[fix], carry[fix, None, :])
         else:
             bv.addcmul_(av, carry[:, None, :])
     else:  # one chunk from a zero state: a plain in-place loop
-        for t in range(1, chunk):
-            b[t].addcmul_(a[t], b[t - 1])
-    for t in range(main, n_steps):  # the remainder (< T steps); main ≥ T ≥ 1
-        b[t].addcmul_(a[t], b[t - 1])
-    return b[-1]
+        a_t, b_t = a[body].unbind(0), b[body].unbind(0)
+        for t in range(chunk - 2, -1, -1) if reverse else range(1, chunk):
+            b_t[t].addcmul_(a_t[t], b_t[t + o])
+    if rest:  # the leftover (< T steps), continuing from the body's last state
+        span = slice(0, rest + 1) if reverse else slice(main - 1, n_steps)
+        a_t, b_t = a[span].unbind(0), b[span].unbind(0)
+        for t in range(rest - 1, -1, -1) if reverse else range(1, rest + 1):
+            b_t[t].addcmul_(a_t[t], b_t[t + o])
+    return b[0] if reverse else b[-1]

@@ -30,7 +30,7 @@ from .recurrence import linear_recurrence_
 
 __all__ = ["selective_scan_torch", "block_length"]
 
-_BLOCK_ELEMENTS = 1 << 20  # values per (L_b, M) buffer: 4 MiB in float32
+_BLOCK_ELEMENTS = 1 << 18  # values per (L_b, M) buffer: 1 MiB in float32, so a block's buffers stay in cache
 _LOG2_E = math.log2(math.e)
 
 
@@ -39,104 +39,147 @@ def block_length(n_lanes: int, n_steps: int) -> int:
     return max(1, min(n_steps, _BLOCK_ELEMENTS // max(n_lanes, 1)))
 
 
-def _block_terms(u, delta, At, Bm, l0, l1, a_buf, b_buf):
+def _time_major(t: torch.Tensor) -> torch.Tensor:
+    """(B, C, L) → (L, B, C) contiguous; no copy for the (B, L, C) memory the Mamba block passes at B = 1."""
+    return t.permute(2, 0, 1).contiguous()
+
+
+def _step_sizes(delta, l0, l1, delta_bias=None, delta_softplus=False):
+    """Δ of steps [l0, l1) as (L_b, B, 1, E); delta: (L, B, E); bias and softplus applied here when given."""
+    d = delta[l0:l1, :, None, :]
+    if delta_bias is not None:
+        d = d + delta_bias
+    if delta_softplus:
+        d = F.softplus(d)
+    return d
+
+
+def _block_terms(d, u, At2, Bm, l0, l1, a_buf, b_buf):
     """Decays and inputs of steps [l0, l1), lanes ordered (B, S, E) so E is innermost.
 
-    Args: u, delta: (B, E, L); At: (S, E) = Aᵀ; Bm: (B, S, L);
-    a_buf, b_buf: (≥ L_b, B, S, E) reusable buffers (reuse avoids fresh pages per block).
-    Returns: a = exp(Δ·A) and b = Δ·u·B, both (L_b, B, S, E) views of the buffers;
-    d = Δ and du = Δ·u as (L_b, B, 1, E).
+    Args: d: (L_b, B, 1, E) final Δ of the block; u: (L, B, E); At2: (S, E) = Aᵀ·log2(e);
+    Bm: (L, B, S); a_buf, b_buf: (≥ L_b, B, S, E) reusable buffers (reuse avoids fresh pages per block).
+    Returns: a = exp(Δ·A) and b = Δ·u·B, both (L_b, B, S, E) views of the buffers; du = Δ·u as (L_b, B, 1, E).
     """
     n = l1 - l0
-    d = rearrange(delta[:, :, l0:l1], "b e l -> l b 1 e").contiguous()
-    du = d * rearrange(u[:, :, l0:l1], "b e l -> l b 1 e")
-    a = torch.mul(d, At * _LOG2_E, out=a_buf[:n]).exp2_()  # exp(Δ·A) as 2^(Δ·A·log2 e): faster on CPU
-    b = torch.mul(du, rearrange(Bm[:, :, l0:l1], "b s l -> l b s 1"), out=b_buf[:n])
-    return a, b, d, du
+    du = d * u[l0:l1, :, None, :]
+    a = torch.mul(d, At2, out=a_buf[:n]).exp2_()  # exp(Δ·A) as 2^(Δ·A·log2 e): faster on CPU
+    b = torch.mul(du, Bm[l0:l1, :, :, None], out=b_buf[:n])
+    return a, b, du
 
 
-def _contract_state(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-    """Σ_s c ⊙ x over the state axis. x: (L_b, B, S, E); c: (L_b, B, S) → (L_b, B, E)."""
-    out = x[:, :, 0] * c[:, :, 0, None]
-    for s in range(1, x.shape[2]):
-        out.addcmul_(x[:, :, s], c[:, :, s, None])
-    return out
+def _contract(x: torch.Tensor, c: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """y_t = Σ_s c_t,s · x_t,s,: as one batched matmul. x: (L_b, B, S, E); c: (L_b, B, S) → out (L_b·B, 1, E)."""
+    n, batch, n_state, n_inner = x.shape
+    return torch.bmm(c.reshape(n * batch, 1, n_state), x.view(n * batch, n_state, n_inner), out=out)
+
+
+def _scan_blocks(u, delta, A, Bm, C, *, delta_bias=None, delta_softplus=False, D=None, z=None, states=None):
+    """The forward scan, block by block, never holding more than one block's (L_b, B, S, E) state.
+
+    Args (time-major, contiguous, in the working dtype):
+        u, delta: (L, B, E), Δ final unless ``delta_bias`` / ``delta_softplus`` are given (then
+        applied per block); A: (E, S); Bm, C: (L, B, S).
+        D: (E,) and z: (L, B, E): skip and gate, applied per block when given (the no-grad path).
+        states: (n_blocks, M) filled with the state entering each block (for the backward), or None.
+
+    Returns:
+        y: (L, B, E).
+    """
+    n_steps, batch, n_inner = u.shape
+    n_state = A.shape[1]
+    lanes = batch * n_inner * n_state
+    At2 = (A * _LOG2_E).t().contiguous()  # (S, E)
+    step = block_length(lanes, n_steps)
+    y = u.new_empty(n_steps, batch, n_inner)
+    a_buf, x_buf = (u.new_empty(step, batch, n_state, n_inner) for _ in range(2))
+    h = u.new_zeros(lanes)  # state entering the block
+    for i, l0 in enumerate(range(0, n_steps, step)):
+        l1 = min(l0 + step, n_steps)
+        n = l1 - l0
+        if states is not None:
+            states[i].copy_(h)
+        d = _step_sizes(delta, l0, l1, delta_bias, delta_softplus)
+        a, x, _ = _block_terms(d, u, At2, Bm, l0, l1, a_buf, x_buf)
+        last = linear_recurrence_(a.view(n, lanes), x.view(n, lanes), h if i else None)
+        h.copy_(last)
+        yb = _contract(x, C[l0:l1], y[l0:l1].view(n * batch, 1, n_inner)).view(n, batch, n_inner)
+        if D is not None:
+            yb.addcmul_(u[l0:l1], D)
+        if z is not None:
+            yb.mul_(F.silu(z[l0:l1]))
+    return y
 
 
 class _SelectiveScanCore(torch.autograd.Function):
-    """y[b, e, t] = Σ_s C[b, s, t] · x[b, e, s, t] with x the scan's state. Δ already final."""
+    """y[b, e, t] = Σ_s C[b, s, t] · x[b, e, s, t] with x the scan's state. Δ already final.
+
+    Takes and returns the (B, E, L) layout; works time-major inside.
+    """
 
     @staticmethod
     def forward(ctx, u, delta, A, Bm, C):
-        batch, n_inner, n_steps = u.shape
-        n_state = A.shape[1]
-        lanes = batch * n_inner * n_state
-        At = A.t().contiguous()  # (S, E)
+        n_steps = u.shape[-1]
+        u, delta, Bm, C = (_time_major(t) for t in (u, delta, Bm, C))
+        lanes = u.shape[1] * u.shape[2] * A.shape[1]
         step = block_length(lanes, n_steps)
-        starts = list(range(0, n_steps, step))
-        y = u.new_empty(batch, n_steps, n_inner).transpose(1, 2)  # (B, E, L) view of (B, L, E) memory
-        h = None  # state before the block, (M,)
-        block_states = u.new_zeros(len(starts), lanes)
-        bufs = [u.new_empty(step, batch, n_state, n_inner) for _ in range(2)]
-        for i, l0 in enumerate(starts):
-            l1 = min(l0 + step, n_steps)
-            if h is not None:
-                block_states[i].copy_(h)
-            a, x, _, _ = _block_terms(u, delta, At, Bm, l0, l1, *bufs)
-            h = linear_recurrence_(a.view(l1 - l0, lanes), x.view(l1 - l0, lanes), h).clone()
-            yb = _contract_state(x, rearrange(C[:, :, l0:l1], "b s l -> l b s"))  # (L_b, B, E)
-            y[:, :, l0:l1] = rearrange(yb, "l b e -> b e l")
-        ctx.save_for_backward(u, delta, A, Bm, C, block_states)
+        states = u.new_empty(-(-n_steps // step), lanes)  # (n_blocks, M)
+        y = _scan_blocks(u, delta, A, Bm, C, states=states)
+        ctx.save_for_backward(u, delta, A, Bm, C, states)
         ctx.step = step
-        return y
+        return y.permute(1, 2, 0)
 
     @staticmethod
     def backward(ctx, gy):
-        u, delta, A, Bm, C, block_states = ctx.saved_tensors
+        u, delta, A, Bm, C, block_states = ctx.saved_tensors  # time-major (L, B, ·)
         step = ctx.step
-        batch, n_inner, n_steps = u.shape
+        n_steps, batch, n_inner = u.shape
         n_state = A.shape[1]
         lanes = batch * n_inner * n_state
         At = A.t().contiguous()  # (S, E)
-        gy = gy.to(u.dtype)
-        gu = torch.empty_like(u)
-        gdelta = torch.empty_like(delta)
+        At2 = At * _LOG2_E
+        gy = _time_major(gy.to(u.dtype))  # (L, B, E)
+        gu, gdelta = torch.empty_like(u), torch.empty_like(delta)  # (L, B, E)
+        gB, gC = torch.empty_like(Bm), torch.empty_like(C)  # (L, B, S)
         gAt = torch.zeros_like(At)
-        gB = torch.empty_like(Bm)
-        gC = torch.empty_like(C)
         starts = list(range(0, n_steps, step))
         carry = None  # exp(Δ_{l1}A) ⊙ λ_{l1} from the block after, (M,)
-        bufs = [u.new_empty(step, batch, n_state, n_inner) for _ in range(5)]
+        a_buf, b_buf, x_buf, w_buf, lam_buf = (u.new_empty(step, batch, n_state, n_inner) for _ in range(5))
         for i in reversed(range(len(starts))):
             l0 = starts[i]
             l1 = min(l0 + step, n_steps)
             n = l1 - l0
-            a_buf, b_buf, x_buf, work_buf, lam_buf = (buf[:n] for buf in bufs)
-            a, b, d, du = _block_terms(u, delta, At, Bm, l0, l1, a_buf, b_buf)  # (L_b, B, S, E)
+            nb = n * batch
+            d = _step_sizes(delta, l0, l1)  # (L_b, B, 1, E)
+            a, b, du = _block_terms(d, u, At2, Bm, l0, l1, a_buf, b_buf)  # (L_b, B, S, E)
             # forward states of the block, x: (L_b, B, S, E)
-            x = x_buf.copy_(b)
-            work = work_buf.copy_(a)
+            x = x_buf[:n].copy_(b)
+            work = w_buf[:n].copy_(a)
             linear_recurrence_(work.view(n, lanes), x.view(n, lanes), block_states[i] if i else None)
-            # adjoint, time reversed: λ_τ with τ = n-1-t; the decay in front of λ_{t+1} is a_{t+1}
-            g = rearrange(gy[:, :, l0:l1], "b e l -> l b 1 e")
-            c = rearrange(C[:, :, l0:l1], "b s l -> l b s 1")
-            lam = torch.mul(g.flip(0), c.flip(0), out=lam_buf)  # C_t·dy_t, reversed
+            # adjoint λ_t = C_t·dy_t + a_{t+1} ⊙ λ_{t+1}, run backwards in time (no flips)
+            g = gy[l0:l1, :, None, :]  # (L_b, B, 1, E)
+            lam = torch.mul(g, C[l0:l1, :, :, None], out=lam_buf[:n])
             if carry is not None:
-                lam[0] += carry.view(lam.shape[1:])
-            work[1:] = a[1:].flip(0)
-            linear_recurrence_(work.view(n, lanes), lam.view(n, lanes), None)
-            lam = torch.flip(lam, dims=(0,))  # λ_t, forward order, (L_b, B, S, E)
-            carry = (a[0] * lam[0]).reshape(lanes)
-            gC[:, :, l0:l1] = rearrange((x * g).sum(-1), "l b s -> b s l")
-            bcol = rearrange(Bm[:, :, l0:l1], "b s l -> l b s 1")
-            lam_b = (lam * bcol).sum(2, keepdim=True)  # Σ_s λ·B, (L_b, B, 1, E)
-            gB[:, :, l0:l1] = rearrange((lam * du).sum(-1), "l b s -> b s l")
+                lam[-1] += carry.view(lam.shape[1:])
+            if n > 1:
+                linear_recurrence_(a[1:].view(n - 1, lanes), lam[:-1].view(n - 1, lanes), lam[-1].view(lanes), True)
+            carry = (a[0] * lam[0]).reshape(lanes)  # a[1:] is spent; a[0] is intact
+            lam3 = lam.view(nb, n_state, n_inner)
+            torch.bmm(x.view(nb, n_state, n_inner), g.reshape(nb, n_inner, 1), out=gC[l0:l1].view(nb, n_state, 1))
+            torch.bmm(lam3, du.view(nb, n_inner, 1), out=gB[l0:l1].view(nb, n_state, 1))
+            lam_b = torch.bmm(Bm[l0:l1].view(nb, 1, n_state), lam3).view(n, batch, 1, n_inner)  # Σ_s λ·B
             q = x.sub_(b).mul_(lam)  # λ_t ⊙ a_t ⊙ x_{t-1}
-            gAt += (q * d).sum((0, 1))
-            gd = (q * At).sum(2, keepdim=True) + lam_b * rearrange(u[:, :, l0:l1], "b e l -> l b 1 e")
-            gdelta[:, :, l0:l1] = rearrange(gd, "l b 1 e -> b e l")
-            gu[:, :, l0:l1] = rearrange(lam_b * d, "l b 1 e -> b e l")
+            gAt += torch.mul(q, d, out=b).sum((0, 1))
+            gd = q.mul_(At).sum(2, keepdim=True).addcmul_(lam_b, u[l0:l1, :, None, :])
+            gdelta[l0:l1] = gd.view(n, batch, n_inner)
+            torch.mul(lam_b.view(n, batch, n_inner), d.view(n, batch, n_inner), out=gu[l0:l1])
+        grads = (t.permute(1, 2, 0) for t in (gu, gdelta, gB, gC))  # back to (B, ·, L)
+        gu, gdelta, gB, gC = grads
         return gu, gdelta, gAt.t(), gB, gC
+
+
+def _needs_grad(*tensors) -> bool:
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
 
 def selective_scan_torch(
@@ -169,6 +212,12 @@ def selective_scan_torch(
     dtype_in = u.dtype
     work = torch.promote_types(u.dtype, torch.float32)
     u, delta, A, B, C = (t.to(work) for t in (u, delta, A, B, C))  # any strides: (B, L, E) memory is best
+    if not _needs_grad(u, delta, A, B, C, D, z, delta_bias):  # inference: everything fused per block
+        D, delta_bias = (None if t is None else t.to(work) for t in (D, delta_bias))
+        u, delta, B, C = (_time_major(t) for t in (u, delta, B, C))
+        z = None if z is None else _time_major(z.to(work))
+        y = _scan_blocks(u, delta, A, B, C, delta_bias=delta_bias, delta_softplus=delta_softplus, D=D, z=z)
+        return y.permute(1, 2, 0).to(dtype_in)  # (B, E, L) view of (L, B, E) memory
     if delta_bias is not None:
         delta = delta + delta_bias.to(work)[None, :, None]
     if delta_softplus:
