@@ -8,7 +8,6 @@ persist across pages. Loading goes through :mod:`_cache`.
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,13 +15,11 @@ import pandas as pd
 import streamlit as st
 
 import _cache
-import _jobs
+import _demo
 from memamba_core.errors import InputError
 
 DEMO = "demo"
 _DEFAULTS = {"cohort_source": DEMO, "model_source": DEMO, "case_id": None}
-_BUILD_LOCK = threading.Lock()
-_BUILT: dict[tuple[str, str, str], str] = {}  # (what, profile, cache) → path; process-wide: each build runs once
 
 
 def demo_profile() -> str:
@@ -51,51 +48,11 @@ def show_error(err: Exception) -> None:
     st.error(str(err), icon="⚠️")
 
 
-def _built(what: str, profile: str, build) -> str:
-    key = (what, profile, os.environ.get("MEMAMBA_CACHE", ""))
-    with _BUILD_LOCK:
-        if key not in _BUILT:
-            _BUILT[key] = str(build())
-    return _BUILT[key]
-
-
-def _build_demo(profile: str) -> str:
-    from memamba_core.demo import ensure_demo
-
-    with st.status(f"Preparing the demo cohort ('{profile}')… (first start only)", expanded=True) as box:
-        bar = st.progress(0.0, text="starting…")
-
-        def progress(fraction: float, message: str = "") -> None:
-            bar.progress(min(max(float(fraction), 0.0), 1.0), text=message or None)
-
-        path = ensure_demo(profile, progress=progress)
-        box.update(label="Demo cohort ready", state="complete", expanded=False)
-    return path
-
-
-def _build_demo_model(profile: str) -> str:
-    from memamba_core.train import ensure_demo_model
-
-    with st.status("Preparing the demo model… (first start only: 5-fold training on the demo cohort)",
-                   expanded=True) as box:
-        bar, records = st.progress(0.0, text="starting…"), []
-
-        def on_record(rec: dict) -> None:
-            records.append(rec)
-            frac, msg = _jobs.progress(records)
-            bar.progress(frac, text=msg)
-
-        path = ensure_demo_model(profile, on_record=on_record)
-        box.update(label="Demo model ready", state="complete", expanded=False)
-    return path
-
-
 def cohort_path() -> str:
     """The chosen cohort's path (building the demo on first use)."""
     src = st.session_state.get("cohort_source", DEMO)
     if src == DEMO:
-        p = demo_profile()
-        return _built("cohort", p, lambda: _build_demo(p))
+        return _demo.cohort(demo_profile())
     return src
 
 
@@ -105,9 +62,7 @@ def model_path() -> str:
     if src == DEMO and default_model():
         return default_model()
     if src == DEMO:
-        p = demo_profile()
-        _built("cohort", p, lambda: _build_demo(p))
-        return _built("model", p, lambda: _build_demo_model(p))
+        return _demo.model(demo_profile())
     return src
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import _jobs, _tables, _views
+from dashboard import _jobs, _runs, _tables, _views
 from memamba_core.errors import InputError
 
 
@@ -70,14 +70,14 @@ def test_slide_patches_and_selection():
 
 
 def test_progress_from_records():
-    assert _jobs.progress([]) == (0.0, "starting…")
+    assert _runs.progress([]) == (0.0, "starting…")
     recs = [{"event": "run_start", "folds": 4, "skipping": [0]}, {"event": "fold_start", "fold": 1},
             {"event": "epoch", "fold": 1, "epoch": 2, "epochs": 4, "loss": 0.5}]
-    frac, msg = _jobs.progress(recs)
+    frac, msg = _runs.progress(recs)
     assert frac == pytest.approx(0.25 + 0.5 / 4) and "fold 1 epoch 2/4" in msg and "loss 0.500" in msg
     recs.append({"event": "fold_end", "fold": 1})
-    assert _jobs.progress(recs)[0] == pytest.approx(0.5)
-    assert _jobs.progress(recs + [{"event": "run_end"}])[0] == 1.0
+    assert _runs.progress(recs)[0] == pytest.approx(0.5)
+    assert _runs.progress(recs + [{"event": "run_end"}])[0] == 1.0
 
 
 def _wait(job, want, timeout=10):
@@ -109,7 +109,7 @@ def test_job_lifecycle(tmp_path):
 
 
 def test_train_args_and_cli():
-    args = _jobs.train_args("/c", "/r", model="memamba", modalities="both", epochs=3, n_folds=5, lr=2e-4, seed=1, d_model=64)
+    args = _runs.train_args("/c", "/r", model="memamba", modalities="both", epochs=3, n_folds=5, lr=2e-4, seed=1, d_model=64)
     assert args[:2] == ["train", "/c"] and args[args.index("--out") + 1] == "/r"
     assert args[args.index("--n-folds") + 1] == "5" and args[args.index("--d-model") + 1] == "64"
 
@@ -117,7 +117,7 @@ def test_train_args_and_cli():
 def test_train_args_parse_with_the_real_cli():
     from memamba_core.cli import build_parser
 
-    args = _jobs.train_args("/c", "/r", model="snn", modalities="genomics", epochs=2, n_folds=3, lr=1e-3, seed=4, d_model=32)
+    args = _runs.train_args("/c", "/r", model="snn", modalities="genomics", epochs=2, n_folds=3, lr=1e-3, seed=4, d_model=32)
     ns = build_parser().parse_args(args)
     assert (str(ns.cohort), str(ns.out), ns.model_name, ns.modalities, ns.epochs, ns.n_folds, ns.seed, ns.d_model) == \
         ("/c", "/r", "snn", "genomics", 2, 3, 4, 32)

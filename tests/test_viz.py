@@ -1,5 +1,6 @@
 """Figure builders of memamba_core.viz: the figures carry the data they are given."""
 
+import base64
 import io
 
 import numpy as np
@@ -94,8 +95,11 @@ def test_heatmap_figure_points_and_colours():
 def test_slide_points_figure():
     thumb, coords = _slide_like()
     fig = viz.slide_points_figure(thumb, coords, np.tile([0, 0, 1.0], (4, 1)), 256, 0.1, alpha=[1, 0, 0, 0])
-    arr = np.asarray(fig.data[0].z)
-    assert tuple(arr[2, 2]) == (0, 0, 255) and tuple(arr[2, 30]) == (240, 240, 240)
+    src = fig.data[0].source
+    assert src.startswith("data:image/jpeg;base64,")
+    arr = np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))), dtype=int)
+    assert arr.shape == (50, 100, 3)
+    assert abs(arr[2, 2] - [0, 0, 255]).max() < 40 and abs(arr[2, 30] - 240).max() < 20
 
 
 class _FakeSlide:

@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 import _jobs
+import _runs
 import _state
 from memamba_core.errors import InputError
 from memamba_core.paths import cache_dir
@@ -34,7 +35,7 @@ with st.form("tr_form"):
     submitted = st.form_submit_button("Start training", type="primary")
 if submitted:
     run_dir = root / name.strip()
-    args = _jobs.train_args(_state.cohort_path(), run_dir, model=model, modalities=modalities, epochs=int(epochs),
+    args = _runs.train_args(_state.cohort_path(), run_dir, model=model, modalities=modalities, epochs=int(epochs),
                             n_folds=int(n_folds), lr=float(lr), seed=int(seed), d_model=int(d_model))
     try:
         job = _jobs.start(args, run_dir)
@@ -57,7 +58,7 @@ def live(run_dir: str) -> None:
     job = _jobs.load(run_dir)
     status = _jobs.state(job)
     records = read_progress(run_dir)
-    frac, msg = _jobs.progress(records)
+    frac, msg = _runs.progress(records)
     st.progress(frac, text=f"{status} · {msg}")
     a, b = st.columns([1, 5])
     if status == "running" and a.button("Stop", key="tr_stop", type="secondary"):

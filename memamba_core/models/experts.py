@@ -24,6 +24,8 @@ import torch
 from torch import nn
 
 from ..ssm import Mamba
+from ..ssm.inference import mamba_stream_
+from ..ssm.selective_scan import resolve_backend
 from .layers import GatedAttention
 
 __all__ = ["ScanLayer", "UnimodalExpert", "ExpertOutput", "BRANCHES"]
@@ -60,7 +62,16 @@ class ScanLayer(nn.Module):
         self.branches: tuple[str, ...] = tuple(kinds)  # switched on (set by the model's config)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """x: (L, d) → (new tokens (L, d), ranked-branch softmax scores (L,) or None)."""
+        """x: (L, d) → (new tokens (L, d), ranked-branch softmax scores (L,) or None).
+
+        Without autograd on the pure-PyTorch backend the branches are streamed
+        (:func:`~memamba_core.ssm.inference.mamba_stream_`): same maths, summed
+        into one buffer, no whole-sequence flips, gathers or (L, E) intermediates.
+        """
+        if not torch.is_grad_enabled() and all(
+            resolve_backend(self.mambas[f"scan_{k}"].backend, x.device) == "torch" for k in self.branches
+        ):
+            return self._forward_streamed(x)
         seq = x[None]  # (1, L, d)
         out = torch.zeros_like(x)
         ranked_weights = None
@@ -76,6 +87,23 @@ class ScanLayer(nn.Module):
                 gated = x * torch.sigmoid(scores)[:, None]
                 ranked = mamba(gated[order][None])[0]  # (L, d), sorted order
                 out = out + torch.empty_like(ranked).index_copy(0, order, ranked)
+                ranked_weights = torch.softmax(scores, dim=0)
+        return self.norm(x + out), ranked_weights
+
+    def _forward_streamed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The no-grad forward: x (L, d) → as :meth:`forward`."""
+        out = torch.zeros_like(x)
+        ranked_weights = None
+        for kind in self.branches:
+            mamba = self.mambas[f"scan_{kind}"]
+            if kind == "forward":
+                mamba_stream_(mamba, x, out)
+            elif kind == "reverse":
+                mamba_stream_(mamba, x, out, "reverse")
+            else:
+                scores = self.scorer.scores(x)  # (L,)
+                order = torch.argsort(scores, descending=True, stable=True)
+                mamba_stream_(mamba, x * torch.sigmoid(scores)[:, None], out, order)
                 ranked_weights = torch.softmax(scores, dim=0)
         return self.norm(x + out), ranked_weights
 

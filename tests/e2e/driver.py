@@ -118,6 +118,15 @@ def wait_idle(page, timeout: float = 60) -> None:
         timeout=timeout * 1000)
 
 
+def wait_charts(page, n: int, timeout: float = 60) -> None:
+    """Wait until at least ``n`` Plotly charts are drawn (their SVG exists), then for the app to be idle."""
+    page.wait_for_function(
+        """(n) => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                     .filter(c => c.querySelector('.main-svg')).length >= n""",
+        arg=n, timeout=timeout * 1000)
+    wait_idle(page, timeout)
+
+
 def wait_text(page, text: str, timeout: float = 60) -> None:
     """Wait for visible ``text`` anywhere in the main area."""
     page.get_by_text(text, exact=False).first.wait_for(state="visible", timeout=timeout * 1000)

@@ -47,7 +47,7 @@ def test_every_page_patient_patch_and_ablation(server, tmp_path):
 
         driver.goto_page(page, "Cohort survival")
         driver.wait_text(page, "Per group")
-        driver.wait_idle(page)
+        driver.wait_charts(page, 1)
         shot("cohort_survival")
 
         driver.goto_page(page, "Patient")
@@ -61,6 +61,7 @@ def test_every_page_patient_patch_and_ablation(server, tmp_path):
         opts.nth(1).click()
         driver.wait_idle(page)
         driver.wait_text(page, f"Patient {second}")
+        driver.wait_charts(page, 4)
         driver.wait_text(page, "Top ")
         shot("patient")
 
@@ -71,7 +72,7 @@ def test_every_page_patient_patch_and_ablation(server, tmp_path):
 
         driver.goto_page(page, "Transport map")
         driver.wait_text(page, "Patch mass per genomic group")
-        driver.wait_idle(page)
+        driver.wait_charts(page, 3)
         shot("transport_map")
 
         driver.goto_page(page, "Ablations")
@@ -79,7 +80,7 @@ def test_every_page_patient_patch_and_ablation(server, tmp_path):
         driver.wait_idle(page)
         driver.toggle(page, "Reverse scan")
         driver.wait_text(page, "scan_reverse → False")
-        driver.wait_idle(page)
+        driver.wait_charts(page, 1)
         shot("ablations")
 
         driver.goto_page(page, "Train evaluate")
