@@ -55,7 +55,7 @@ def _add_rows_(out: torch.Tensor, rows: torch.Tensor, order, p0: int, p1: int) -
 
 @torch.no_grad()
 def mamba_stream_(
-    block, src: torch.Tensor, out: torch.Tensor, order: torch.Tensor | str | None = None, rows: int = PIECE_ROWS
+    block, src: torch.Tensor, out: torch.Tensor, order: torch.Tensor | str | None = None, rows: int | None = None
 ) -> torch.Tensor:
     """``out[order] += block(src[order][None])[0]``, streamed (see module docstring).
 
@@ -65,7 +65,7 @@ def mamba_stream_(
         out: (L, d) accumulator, same dtype/device as ``src``; updated in place.
         order: None (scan src as is), ``"reverse"`` (scan it back to front), or an (L,)
             permutation (scan src[order]).
-        rows: P, tokens per piece.
+        rows: P, tokens per piece (default :data:`PIECE_ROWS`).
 
     Returns:
         ``out``.
@@ -79,7 +79,7 @@ def mamba_stream_(
     conv_b = block.conv1d.bias
     A = -torch.exp(block.A_log.to(work))  # (E, S)
     D, dt_bias = block.D.to(work), block.dt_proj.bias.to(work)
-    piece = max(1, min(rows, n_tokens))
+    piece = max(1, min(rows or PIECE_ROWS, n_tokens))
     xz = src.new_empty(piece, 2 * n_inner)
     conv_in = src.new_zeros(width - 1 + piece, n_inner)  # last K_conv - 1 inputs of the previous piece, then this one
     xc = src.new_empty(piece, n_inner)
