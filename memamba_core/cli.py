@@ -53,6 +53,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--epochs", type=int, help=f"epochs per fold (default {d['epochs'].default})")
     g.add_argument("--grad-accum", type=int, help=f"patients per optimiser step (default {d['grad_accum'].default})")
     g.add_argument("--alpha-surv", type=float, help="up-weighting of the uncensored NLL term, in [0, 1] (default 0)")
+    g.add_argument("--l1-genomic", type=float, help="proximal L1 strength on the genomic input weights, soft-threshold lr·λ per step (default 0 = off)")
     g.add_argument("--seed", type=int, help="seed for init, order, dropout, patch subsampling and generated folds (default 0)")
     g.add_argument("--selection", choices=("last", "inner_val"), help="model selection: last epoch (default) or best epoch on an inner split")
     g.add_argument("--max-train-patches", type=int, help=f"random patch subsample per bag when training, 0 = all (default {d['max_train_patches'].default})")
@@ -100,7 +101,7 @@ def _train_config(args) -> "TrainConfig":
     cfg = TrainConfig.from_json(args.config) if args.config else TrainConfig()
     flags = {
         "optimizer": args.optimizer, "lr": args.lr, "weight_decay": args.weight_decay, "epochs": args.epochs,
-        "grad_accum": args.grad_accum, "alpha_surv": args.alpha_surv, "seed": args.seed, "selection": args.selection,
+        "grad_accum": args.grad_accum, "alpha_surv": args.alpha_surv, "l1_genomic": args.l1_genomic, "seed": args.seed, "selection": args.selection,
         "max_train_patches": args.max_train_patches, "n_bins": args.n_bins, "num_threads": args.num_threads,
         "folds": args.folds, "n_folds": args.n_folds, "eval_every": args.eval_every,
     }
@@ -131,7 +132,8 @@ def _cmd_demo(args) -> int:
     if args.model:
         from .train.demo_model import ensure_demo_model
 
-        print(f"demo model: {ensure_demo_model(args.profile, progress=not args.no_progress)}")
+        run = ensure_demo_model(args.profile, progress=not args.no_progress, retrain=args.retrain)
+        print(f"demo model: {run}")
     if args.check:
         from .data import load_cohort
         from .paths import cache_dir
@@ -285,9 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "ground truth) into $MEMAMBA_CACHE or ~/.cache/memamba, once; later calls reuse it.",
                        epilog="outputs: prints the cohort folder (and with --model the trained demo run folder; with --check\n"
                        "         the acceptance numbers, also written to acceptance.json).\n\n"
-                       "examples:\n  memamba demo\n  memamba demo --profile tiny\n  memamba demo --model\n  memamba demo --check")
+                       "examples:\n  memamba demo\n  memamba demo --profile tiny\n  memamba demo --model\n  memamba demo --model --retrain\n  memamba demo --check")
     p.add_argument("--profile", default="full", help="demo size: full (default) or tiny (for tests)")
     p.add_argument("--model", action="store_true", help="also train (or reuse) the demo ME-Mamba checkpoint the dashboard loads")
+    p.add_argument("--retrain", action="store_true", help="with --model: train the demo checkpoint anew instead of "
+                   "reusing the cached or shipped one (assets/demo-model-<profile>)")
     p.add_argument("--check", action="store_true", help="run the demo acceptance: full vs pathology-only vs genomics-only "
                    "C-index under the same 5-fold CV, and the attention AUROC against the saved truth")
     p.add_argument("--check-out", type=Path, help="folder for --check (default: the cache's demo-<profile>-acceptance)")

@@ -52,3 +52,12 @@ def test_atomic_write_keeps_old_file_when_writer_fails(tmp_path):
             raise RuntimeError("crash mid-write")
     assert target.read_text() == "intact"
     assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+
+
+def test_atomic_write_gives_files_the_usual_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "a.json", "{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644

@@ -1,5 +1,10 @@
 """ensure_demo_model: built once into the cache on first use, then reused without retraining."""
 
+import json
+import shutil
+
+import pytest
+
 import memamba_core.demo
 import memamba_core.train.demo_model as dm
 from memamba_core.train import TrainConfig, demo_train_config, load_checkpoint
@@ -26,3 +31,47 @@ def test_built_once_then_reused(tmp_path, monkeypatch):
     assert dm.ensure_demo_model("tiny") == run
     assert calls == ["tiny"]  # second call: the cohort is not even loaded
     assert (run / "fold_0" / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+@pytest.fixture()
+def built_run(tmp_path, monkeypatch):
+    """A tiny demo run trained into a first cache, and the patched demo hooks."""
+    monkeypatch.setenv("MEMAMBA_CACHE", str(tmp_path / "cache"))
+    cohort_dir = make_cohort(tmp_path / "demo-tiny", n=12)
+    calls = []
+    monkeypatch.setattr(memamba_core.demo, "ensure_demo", lambda profile: calls.append(profile) or cohort_dir)
+    monkeypatch.setattr(dm, "demo_train_config", lambda profile: tiny_train(epochs=1))
+    return dm.ensure_demo_model("tiny"), calls
+
+
+def test_shipped_run_is_copied_instead_of_training(built_run, tmp_path, monkeypatch):
+    run, calls = built_run
+    assets = tmp_path / "assets"
+    shutil.copytree(run, assets / "demo-model-tiny")
+    monkeypatch.setattr(dm, "ASSETS", assets)
+    monkeypatch.setenv("MEMAMBA_CACHE", str(tmp_path / "fresh-cache"))
+    got = dm.ensure_demo_model("tiny")
+    assert got == tmp_path / "fresh-cache" / "demo-tiny-model"
+    assert calls == ["tiny"]  # no second training: the shipped run was used
+    assert (got / "fold_0" / "model.safetensors").read_bytes() == (run / "fold_0" / "model.safetensors").read_bytes()
+    assert load_checkpoint(got).cohort_name == "demo-tiny"
+
+
+def test_run_for_another_demo_spec_is_stale_and_retrained(built_run):
+    run, calls = built_run
+    spec = json.loads((run / "demo_spec.json").read_text())
+    (run / "demo_spec.json").write_text(json.dumps({**spec, "version": -1}))
+    assert dm.ensure_demo_model("tiny") == run
+    assert calls == ["tiny", "tiny"]  # retrained for the current generator
+    assert json.loads((run / "demo_spec.json").read_text()) == spec
+
+
+def test_shipped_run_for_another_spec_is_not_used(built_run, tmp_path, monkeypatch):
+    run, calls = built_run
+    assets = tmp_path / "assets"
+    shutil.copytree(run, assets / "demo-model-tiny")
+    (assets / "demo-model-tiny" / "demo_spec.json").write_text("{}")
+    monkeypatch.setattr(dm, "ASSETS", assets)
+    monkeypatch.setenv("MEMAMBA_CACHE", str(tmp_path / "fresh-cache"))
+    dm.ensure_demo_model("tiny")
+    assert calls == ["tiny", "tiny"]

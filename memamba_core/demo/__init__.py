@@ -1,10 +1,10 @@
 """The deterministic demo cohort: synthetic pyramidal slides, genomics and survival with known truth."""
 
-from .build import DEMO_VERSION, build_demo, demo_dir, ensure_demo, is_complete
+from .build import DEMO_VERSION, build_demo, demo_dir, demo_spec, ensure_demo, is_complete
 from .profiles import CANCER_TYPES, PROFILES, DemoProfile, get_profile
 from .textures import CLASSES, TUMOUR
 
 __all__ = [
-    "ensure_demo", "build_demo", "demo_dir", "is_complete", "DEMO_VERSION",
+    "ensure_demo", "build_demo", "demo_dir", "demo_spec", "is_complete", "DEMO_VERSION",
     "DemoProfile", "PROFILES", "get_profile", "CANCER_TYPES", "CLASSES", "TUMOUR",
 ]

@@ -52,7 +52,7 @@ from .render import TILE, SlideSpec
 from .slide_job import TILING, build_slide
 from .textures import CLASSES, make_texture_bank
 
-__all__ = ["ensure_demo", "build_demo", "demo_dir", "is_complete", "DEMO_VERSION"]
+__all__ = ["ensure_demo", "build_demo", "demo_dir", "demo_spec", "is_complete", "DEMO_VERSION"]
 
 DEMO_VERSION = 2  # bump when the generator's output changes
 Progress = Callable[[float, str], None]
@@ -67,6 +67,14 @@ def demo_dir(profile: str | DemoProfile = "full") -> Path:
 def _spec(p: DemoProfile) -> dict:
     """The build's identity, in its JSON form (tuples become lists) so it compares equal to the file."""
     return json.loads(json.dumps({"version": DEMO_VERSION, "profile": p.to_dict(), "hazard": HazardModel().to_dict()}))
+
+
+def demo_spec(profile: str | DemoProfile = "full") -> dict:
+    """The identity of a demo build (generator version, profile, hazard model), as JSON data.
+
+    Anything derived from a demo (e.g. the demo model) records it, to tell when it is stale.
+    """
+    return _spec(get_profile(profile))
 
 
 def _read_json(path: Path) -> dict | None:

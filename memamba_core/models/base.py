@@ -30,6 +30,13 @@ class SurvivalModel(nn.Module):
             if isinstance(module, Mamba):
                 module.backend = cfg.backend
 
+    def genomic_input_weights(self) -> list[nn.Parameter]:
+        """The weight matrices that read raw genomic values, each (d, size_g) or (d, Σ size_g); [] if none.
+
+        The trainer's ``l1_genomic`` soft-thresholds these (see ``train.loop.soft_threshold``).
+        """
+        return []
+
     def _inputs(
         self, path: torch.Tensor | None, omics: list[torch.Tensor] | None
     ) -> tuple[torch.Tensor | None, list[torch.Tensor] | None]:

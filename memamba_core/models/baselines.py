@@ -69,6 +69,9 @@ class SNN(SurvivalModel):
         self.encoder = _SNNEncoder(cfg)
         self.head = nn.Linear(cfg.d_model, cfg.n_bins)
 
+    def genomic_input_weights(self) -> list[nn.Parameter]:
+        return [self.encoder.net[0][0].weight]
+
     def forward(self, path: torch.Tensor | None, omics: list[torch.Tensor] | None) -> SurvivalOutput:
         _, omics = self._inputs(None, omics)
         return make_output(self.head(self.encoder(omics)), expert_weights={"genomics": 1.0})
@@ -113,6 +116,9 @@ class LateFusion(SurvivalModel):
         self.path = _ABMILEncoder(cfg)
         self.omic = _SNNEncoder(cfg)
         self.head = risk_mlp(2 * cfg.d_model, cfg.d_model, cfg.n_bins, cfg.dropout)
+
+    def genomic_input_weights(self) -> list[nn.Parameter]:
+        return [self.omic.net[0][0].weight]
 
     def forward(self, path: torch.Tensor | None, omics: list[torch.Tensor] | None) -> SurvivalOutput:
         path, omics = self._inputs(path, omics)

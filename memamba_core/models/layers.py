@@ -57,6 +57,10 @@ class GenomicEncoder(nn.Module):
         super().__init__()
         self.nets = nn.ModuleList(nn.Sequential(snn_block(s, d, dropout), snn_block(d, d, dropout)) for s in sizes)
 
+    def input_weights(self) -> list[nn.Parameter]:
+        """Each group's first Linear weight, (d, size_g): the only weights that read gene values."""
+        return [net[0][0].weight for net in self.nets]
+
     def forward(self, omics: list[torch.Tensor]) -> torch.Tensor:
         """omics: G tensors (size_g,) → tokens (G, d)."""
         return torch.stack([net(x) for net, x in zip(self.nets, omics)])

@@ -52,6 +52,9 @@ class MEMamba(SurvivalModel):
         self.synergy.interleave = cfg.interleave
         self.synergy.mmd_weight = cfg.mmd_weight
 
+    def genomic_input_weights(self) -> list[torch.nn.Parameter]:
+        return self.omic_proj.input_weights()
+
     def forward(self, path: torch.Tensor | None, omics: list[torch.Tensor] | None) -> SurvivalOutput:
         """path: (N, D_in) or None; omics: G tensors (size_g,) or None → SurvivalOutput."""
         path, omics = self._inputs(path, omics)

@@ -51,6 +51,7 @@ class TrainConfig:
     epochs: int = 20  # passes over the training patients of a fold
     grad_accum: int = 32  # patients per optimiser step (batch of one, accumulated)
     alpha_surv: float = 0.0  # MCAT's up-weighting of the uncensored NLL term
+    l1_genomic: float = 0.0  # proximal L1 on the genomic input weights: soft-threshold by lr·λ after each step (0 = off)
     seed: int = 0  # model init, patient order, dropout, patch subsampling
     selection: str = "last"  # last: report the last epoch | inner_val: best epoch on an inner split of the training fold
     inner_val_fraction: float = 0.2  # share of the training fold carved out when selection = inner_val
@@ -77,6 +78,7 @@ class TrainConfig:
             (self.epochs >= 1, f"epochs must be ≥ 1, got {self.epochs}"),
             (self.grad_accum >= 1, f"grad_accum must be ≥ 1, got {self.grad_accum}"),
             (0 <= self.alpha_surv <= 1, f"alpha_surv must be in [0, 1], got {self.alpha_surv}"),
+            (self.l1_genomic >= 0, f"l1_genomic must be ≥ 0 (0 = off), got {self.l1_genomic}"),
             (0 < self.inner_val_fraction < 0.5, f"inner_val_fraction must be in (0, 0.5), got {self.inner_val_fraction}"),
             (self.max_train_patches >= 0, f"max_train_patches must be ≥ 0 (0 = all), got {self.max_train_patches}"),
             (self.n_bins >= 2, f"n_bins must be ≥ 2, got {self.n_bins}"),

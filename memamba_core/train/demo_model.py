@@ -15,13 +15,19 @@ Concurrent callers (two dashboard sessions) wait for one another on a lock file.
 from __future__ import annotations
 
 import fcntl
+import json
+import os
+import shutil
 from pathlib import Path
 
-from ..paths import cache_dir
+from ..paths import atomic_write_text, cache_dir
 from .config import TrainConfig, model_template
 from .runfolder import RunFolder
 
-__all__ = ["demo_train_config", "ensure_demo_model", "demo_model_dir"]
+__all__ = ["demo_train_config", "ensure_demo_model", "demo_model_dir", "shipped_demo_model"]
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+SPEC_FILE = "demo_spec.json"  # the demo spec (memamba_core.demo.demo_spec) the run was trained on
 
 
 def demo_train_config(profile: str = "full") -> TrainConfig:
@@ -47,32 +53,70 @@ def demo_model_dir(profile: str = "full") -> Path:
     return cache_dir() / f"demo-{profile}-model"
 
 
-def ensure_demo_model(profile: str = "full", *, progress: bool = False, on_record=None) -> Path:
+def shipped_demo_model(profile: str = "full") -> Path:
+    """The run folder shipped with the project (``assets/demo-model-<profile>``), if any.
+
+    It was trained by ``memamba demo --model --retrain`` and copied there; it is
+    used only when its recorded demo spec equals the current generator's.
+    """
+    return ASSETS / f"demo-model-{profile}"
+
+
+def ensure_demo_model(profile: str = "full", *, progress: bool = False, on_record=None, retrain: bool = False) -> Path:
     """Build (first call) or reuse the demo run folder; returns its path.
+
+    Order: a complete cached run for the current demo spec is reused; else the
+    shipped run (``assets/``) is copied into the cache when it matches the demo
+    spec; else (or with ``retrain``) the demo model is trained with this
+    project's trainer. A cached run made for another demo spec is stale and is
+    replaced (it is derived data in the cache).
 
     Args:
         profile: the demo cohort profile (``memamba_core.demo.ensure_demo``).
         progress: show a tqdm bar while training.
         on_record: called with each progress record (for a live view).
+        retrain: train anew even if a cached or shipped run exists.
     """
     from ..data import load_cohort
-    from ..demo import ensure_demo
+    from ..demo import demo_spec, ensure_demo
     from .cv import train_cv
 
     out = demo_model_dir(profile)
     cfg = demo_train_config(profile)
-    if _complete(out, cfg.n_folds):
+    spec = demo_spec(profile)
+    if not retrain and _complete(out, cfg.n_folds, spec):
         return out
     with open(cache_dir() / f".demo-{profile}-model.lock", "a+") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # another process may be building it: wait
         try:
-            if not _complete(out, cfg.n_folds):
-                cohort = load_cohort(ensure_demo(profile), cache_items=100_000)
-                train_cv(cohort, cfg, out, progress=progress, on_record=on_record)
+            if retrain or not _complete(out, cfg.n_folds, spec):
+                if out.exists():
+                    shutil.rmtree(out)
+                shipped = shipped_demo_model(profile)
+                if not retrain and _complete(shipped, cfg.n_folds, spec):
+                    _copy_dir(shipped, out)
+                else:
+                    cohort = load_cohort(ensure_demo(profile), cache_items=100_000)
+                    train_cv(cohort, cfg, out, progress=progress, on_record=on_record)
+                    atomic_write_text(out / SPEC_FILE, json.dumps(spec, indent=1))
         finally:
             fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
     return out
 
 
-def _complete(out: Path, n_folds: int) -> bool:
-    return (out / "summary.json").is_file() and len(RunFolder(out).finished_folds()) == n_folds
+def _complete(out: Path, n_folds: int, spec: dict) -> bool:
+    if not (out / "summary.json").is_file() or len(RunFolder(out).finished_folds()) != n_folds:
+        return False
+    try:
+        return json.loads((out / SPEC_FILE).read_text()) == spec
+    except (OSError, ValueError):
+        return False
+
+
+def _copy_dir(src: Path, dst: Path) -> None:
+    """Copy ``src`` to ``dst`` through a temporary sibling, so ``dst`` appears whole or not at all."""
+    tmp = dst.with_name(f".{dst.name}.copying")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    shutil.copytree(src, tmp)
+    os.replace(tmp, dst)
