@@ -5,7 +5,9 @@ Run from the repository root::
     python benchmarks/bench_scan.py                 # B=1, E=512, S=16, L=16384, float32
     python benchmarks/bench_scan.py --length 4096 --threads 1
 
-Measures, in one process, forward and forward+backward wall time of
+Measures, in one process, forward (under ``torch.no_grad``, the inference path) and
+forward+backward CPU time (``time.process_time``: on a shared machine the
+single-thread CPU time is the idle-machine wall time) and wall time of
 ``selective_scan_ref`` (one run each: it is the slow oracle) and
 ``selective_scan_torch`` (best of ``--repeats``), the speed-up ratio, the max
 deviation of the fast path from the reference (values and input gradients),
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -50,16 +53,26 @@ def make_inputs(batch: int, inner: int, state: int, length: int, seed: int = 0) 
 
 
 def run(name: str, inputs: list[torch.Tensor], backward: bool):
-    """One call; returns (seconds, y, input grads or None)."""
+    """One call (forward under no_grad, or forward + backward); returns (Timing, y, input grads or None)."""
     fn = IMPLEMENTATIONS[name]
     leaves = [t.clone().requires_grad_(backward) for t in inputs]
     u, delta, A, B, C, D, z, bias = leaves
-    start = time.perf_counter()
-    y = fn(u, delta, A, B, C, D=D, z=z, delta_bias=bias, delta_softplus=True)
+    cpu0, start = time.process_time(), time.perf_counter()
+    with torch.set_grad_enabled(backward):
+        y = fn(u, delta, A, B, C, D=D, z=z, delta_bias=bias, delta_softplus=True)
     grads = None
     if backward:
         grads = torch.autograd.grad(y, leaves, torch.ones_like(y))
-    return time.perf_counter() - start, y.detach(), grads
+    return Timing(time.perf_counter() - start, time.process_time() - cpu0), y.detach(), grads
+
+
+class Timing(float):
+    """Wall seconds (the float value) with the process CPU seconds beside it (``.cpu``)."""
+
+    def __new__(cls, wall: float, cpu: float):
+        obj = super().__new__(cls, wall)
+        obj.cpu = cpu
+        return obj
 
 
 def _status_kib(field: str) -> int:
@@ -118,6 +131,7 @@ def main() -> None:
         "torch": torch.__version__,
         "machine": f"{platform.machine()} {platform.processor()} ({torch.backends.cpu.get_cpu_capability()})",
         "command": "python " + " ".join(sys.argv),
+        "load_average_before": os.getloadavg(),
     }
     run("torch", make_inputs(args.batch, args.inner, args.state, 64), True)  # warm-up
     timings = {}
@@ -128,7 +142,12 @@ def main() -> None:
         for _ in range(args.repeats):
             t, y_fast, g_fast = run("torch", inputs, backward)
             t_fast.append(t)
+        best = min(t_fast, key=lambda t: t.cpu)
         entry = {
+            "reference_cpu_s": t_ref.cpu,
+            "torch_cpu_s": best.cpu,
+            "torch_all_cpu_s": [t.cpu for t in t_fast],
+            "speedup_cpu": t_ref.cpu / best.cpu,
             "reference_s": t_ref,
             "torch_s": min(t_fast),
             "torch_all_s": t_fast,
@@ -140,7 +159,11 @@ def main() -> None:
                 float((a - b).abs().max() / b.abs().max().clamp_min(1e-12)) for a, b in zip(g_fast, g_ref)
             )
         timings[mode] = entry
-        print(f"  {mode}: reference {t_ref:.2f} s, torch {min(t_fast):.3f} s, speed-up {entry['speedup']:.1f}x", flush=True)
+        print(
+            f"  {mode}: CPU reference {t_ref.cpu:.2f} s, torch {best.cpu:.3f} s, speed-up {entry['speedup_cpu']:.1f}x"
+            f" | wall reference {t_ref:.2f} s, torch {min(t_fast):.3f} s, speed-up {entry['speedup']:.1f}x",
+            flush=True,
+        )
     results["timings"] = timings
     if not args.no_memory:
         results["peak_rss_growth_mib_forward_backward"] = {name: peak_memory(name, args) for name in IMPLEMENTATIONS}
@@ -148,11 +171,11 @@ def main() -> None:
     sweep = {}
     for length in sorted({args.length // 8, args.length // 4, args.length // 2, args.length}):
         part = make_inputs(args.batch, args.inner, args.state, length)
-        sweep[str(length)] = {
-            "forward_s": min(run("torch", part, False)[0] for _ in range(2)),
-            "forward_backward_s": run("torch", part, True)[0],
-        }
+        fw = min((run("torch", part, False)[0] for _ in range(2)), key=lambda t: t.cpu)
+        fb = run("torch", part, True)[0]
+        sweep[str(length)] = {"forward_cpu_s": fw.cpu, "forward_backward_cpu_s": fb.cpu, "forward_s": fw, "forward_backward_s": fb}
     results["torch_length_sweep"] = sweep
+    results["load_average_after"] = os.getloadavg()
     RESULTS.mkdir(parents=True, exist_ok=True)
     atomic_write_text(RESULTS / "bench_scan.json", json.dumps(results, indent=2))
     plot(results, RESULTS / "bench_scan.png")
@@ -167,25 +190,25 @@ def plot(results: dict, path: Path) -> None:
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     modes = list(results["timings"])
-    ref = [results["timings"][m]["reference_s"] for m in modes]
-    fast = [results["timings"][m]["torch_s"] for m in modes]
+    ref = [results["timings"][m]["reference_cpu_s"] for m in modes]
+    fast = [results["timings"][m]["torch_cpu_s"] for m in modes]
     xs = range(len(modes))
     ax1.bar([x - 0.2 for x in xs], ref, width=0.4, label="reference (sequential loop)")
     ax1.bar([x + 0.2 for x in xs], fast, width=0.4, label="torch (chunked)")
     for x, m in zip(xs, modes):
-        ax1.annotate(f"{results['timings'][m]['speedup']:.1f}×", (x, max(ref[x], fast[x])), ha="center", va="bottom")
+        ax1.annotate(f"{results['timings'][m]['speedup_cpu']:.1f}×", (x, max(ref[x], fast[x])), ha="center", va="bottom")
     ax1.set_xticks(list(xs), modes)
     ax1.set_yscale("log")
-    ax1.set_ylabel("seconds (log)")
+    ax1.set_ylabel("CPU seconds (log)")
     shape = results["shape"]
     ax1.set_title(f"selective scan B={shape['B']} E={shape['E']} S={shape['S']} L={shape['L']}, {results['threads']} thread(s)")
     ax1.legend()
     lengths = sorted(int(k) for k in results["torch_length_sweep"])
     sweep = results["torch_length_sweep"]
-    ax2.plot(lengths, [sweep[str(k)]["forward_s"] for k in lengths], "o-", label="forward")
-    ax2.plot(lengths, [sweep[str(k)]["forward_backward_s"] for k in lengths], "s-", label="forward+backward")
+    ax2.plot(lengths, [sweep[str(k)]["forward_cpu_s"] for k in lengths], "o-", label="forward")
+    ax2.plot(lengths, [sweep[str(k)]["forward_backward_cpu_s"] for k in lengths], "s-", label="forward+backward")
     ax2.set_xlabel("L")
-    ax2.set_ylabel("seconds")
+    ax2.set_ylabel("CPU seconds")
     ax2.set_title("torch path: time vs L (linear)")
     ax2.legend()
     fig.tight_layout()

@@ -304,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "Slides already extracted with the same encoder are skipped, so an interrupted run resumes. "
                        "Exit status 1 when some slide failed (each is listed).",
                        epilog="examples:\n  memamba extract /data/slides --out /data/cohort\n"
-                       "  memamba extract /data/slides --out /data/cohort --encoder resnet50 --weights resnet50.safetensors")
+                       "  memamba extract /data/slides --out /data/cohort --encoder resnet50_trunc --weights resnet50.safetensors")
     p.add_argument("slides", type=Path, help="folder of whole-slide images (.svs, .tif, .ndpi, …)")
     p.add_argument("--out", type=Path, required=True, help="cohort folder to write pt_files/ and h5_files/ into")
     p.add_argument("--encoder", default="builtin", help="builtin (light, fixed weights, D = 256) or an architecture "

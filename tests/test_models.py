@@ -183,3 +183,24 @@ def test_baselines_return_survival_output(name):
     if name == "late_fusion":
         single = model(path, None)
         assert single.expert_weights == {"pathology": 1.0, "genomics": 0.0}
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("ot", ["hard", "sinkhorn"])
+def test_inference_path_equals_autograd_path(dtype, ot):
+    """Under torch.inference_mode the experts stream their scans (the fast CPU path): the output,
+    attention, plan and expert weights equal those of the autograd forward within dtype tolerance."""
+    torch.manual_seed(0)
+    model = build_model(tiny_config(n_layers=2, ot=ot)).to(dtype).eval()
+    path, omics = patient(n_patches=53, seed=3)
+    path, omics = path.to(dtype), [o.to(dtype) for o in omics]
+    ref = model(path, omics)
+    with torch.inference_mode():
+        fast = model(path, omics)
+    tol = dict(rtol=1e-9, atol=1e-10) if dtype == torch.float64 else dict(rtol=2e-4, atol=2e-5)
+    for name in ("logits", "hazards", "survival", "risk", "transport_plan", "mmd"):
+        torch.testing.assert_close(getattr(fast, name), getattr(ref, name).detach(), **tol)
+    assert set(fast.attention) == set(ref.attention)
+    for key in ref.attention:
+        torch.testing.assert_close(fast.attention[key], ref.attention[key], **tol)
+    assert fast.expert_weights == pytest.approx(ref.expert_weights, rel=1e-4)

@@ -77,8 +77,9 @@ def mamba_stream_(
     b_in, b_out = block.in_proj.bias, block.out_proj.bias
     conv_w = block.conv1d.weight[:, 0, :]  # (E, K_conv)
     conv_b = block.conv1d.bias
-    A = -torch.exp(block.A_log.to(work))  # (E, S)
-    D, dt_bias = block.D.to(work), block.dt_proj.bias.to(work)
+    # as the block: A, D and the Δ bias in float32 (then promoted), whatever the weights' dtype
+    A = (-torch.exp(block.A_log.float())).to(work)  # (E, S)
+    D, dt_bias = block.D.float().to(work), block.dt_proj.bias.float().to(work)
     piece = max(1, min(rows or PIECE_ROWS, n_tokens))
     xz = src.new_empty(piece, 2 * n_inner)
     conv_in = src.new_zeros(width - 1 + piece, n_inner)  # last K_conv - 1 inputs of the previous piece, then this one

@@ -1,4 +1,8 @@
-"""Chunked first-order linear recurrence, in place: the engine of the fast scan.
+"""First-order linear recurrences, in place: the engines of the fast scan.
+
+:func:`sequential_recurrence_` (one op per step over all lanes) is what the
+scan runs on its cache-sized blocks; :func:`linear_recurrence_` below is the
+chunked engine, for long blocks where per-step ops would be too small.
 
 Solves ``h_t = a_t ⊙ h_{t-1} + b_t`` for t = 0 … L-1 with a given h_{-1}, where
 every a_t is a decay (|a_t| ≤ 1 in the selective scan). Glossary: L steps of
@@ -26,7 +30,7 @@ import math
 
 import torch
 
-__all__ = ["linear_recurrence_", "chunk_length"]
+__all__ = ["linear_recurrence_", "sequential_recurrence_", "chunk_length"]
 
 
 def chunk_length(n_steps: int) -> int:

@@ -3,19 +3,28 @@
 Same signature and result as :func:`~memamba_core.ssm.scan_ref.selective_scan_ref`.
 Glossary: B batch, E inner width, S state size, L length, M = B·E·S lanes.
 
-The sequence is processed in blocks of ``L_b`` steps (about 2^20 / M of them,
-so a block's buffers stay a few MiB whatever L is): per block, the decays
-exp(Δ·A) and inputs Δ·u·B are built as (L_b, M) and handed to the chunked
-in-place recurrence of :mod:`.recurrence`; the state is carried from block to
-block. The whole (L, E, S) state never exists at once.
+Inputs are taken time-major, (L, B, ·) (a free view of the (B, L, E) memory the
+Mamba block passes at B = 1; (B, E, L)-contiguous input is transposed once).
+The sequence is processed in blocks of ``L_b`` steps (about 2^19 / M of them,
+so a block's (L_b, B, S, E) buffers are 2 MiB whatever L is and stay in cache):
+per block, the decays exp(Δ·A) and inputs Δ·u·B are built in reused buffers,
+the recurrence runs one in-place ``addcmul_`` per step over all M lanes
+(:func:`.recurrence.sequential_recurrence_`), and ``y_t = Σ_s C_t,s x_t,s`` is
+one batched matmul; the state is carried from block to block. The whole
+(L, E, S) state never exists at once.
+
+Without autograd (inference) Δ's bias and softplus, D and the SiLU(z) gate are
+applied per block too, and the scan can start from and hand back a state, so
+:mod:`.inference` streams a Mamba block piece by piece.
 
 Backward is a custom :class:`torch.autograd.Function`: the forward keeps only
 the inputs and the (B, E, S) state at each block start; the backward walks the
 blocks from last to first, recomputes that block's states, runs the adjoint
-recurrence ``λ_t = C_t·dy_t + exp(Δ_{t+1}A) ⊙ λ_{t+1}`` (the same chunked
-engine, time reversed) and accumulates the gradients of u, Δ, A, B, C. Memory
-for forward + backward stays O(L·(E + S) + L_b·M). Bias, softplus, D and the
-gate z are ordinary autograd ops around that core.
+recurrence ``λ_t = C_t·dy_t + exp(Δ_{t+1}A) ⊙ λ_{t+1}`` backwards in time in
+place (no flips) and accumulates the gradients of u, Δ, A, B, C (the sums over
+E and S as batched matmuls). Memory for forward + backward stays
+O(L·(E + S) + L_b·M). Bias, softplus, D and the gate z are ordinary autograd
+ops around that core.
 """
 
 from __future__ import annotations
@@ -24,7 +33,6 @@ import math
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange
 
 from .recurrence import sequential_recurrence_
 
