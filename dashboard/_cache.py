@@ -15,8 +15,11 @@ import pandas as pd
 import streamlit as st
 import torch
 
-if os.environ.get("MEMAMBA_THREADS"):  # cap torch's CPU threads (a shared server, or a busy machine)
-    torch.set_num_threads(int(os.environ["MEMAMBA_THREADS"]))
+# One torch thread by default: the app predicts one patient (a bag of a few hundred to
+# thousands of patches) at a time, where extra threads gain little and, when another
+# process holds a core (a training run started from the Train page), make inference
+# 10-30x slower (measured: 104 demo patients in 2.6 s with 1 thread, 78 s with 2).
+torch.set_num_threads(int(os.environ.get("MEMAMBA_THREADS", "1")))
 
 
 @st.cache_resource(show_spinner="Loading cohort…", max_entries=4)

@@ -31,7 +31,7 @@ import torch
 
 from ..errors import InputError
 from ..paths import resolve_inside
-from ..slides.reader import SLIDE_EXTENSIONS
+from ..formats import SLIDE_EXTENSIONS
 
 __all__ = ["Bag", "BagCache", "SlideFiles", "SLIDE_EXTENSIONS", "slide_stem", "index_folder", "read_slide_features", "concat_slides"]
 

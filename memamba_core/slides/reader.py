@@ -22,13 +22,11 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InputError
+from ..formats import SLIDE_EXTENSIONS
 
 __all__ = ["Slide", "open_slide", "available_backends", "BACKENDS", "SLIDE_EXTENSIONS"]
 
 BACKENDS = ("openslide", "tiffslide")
-SLIDE_EXTENSIONS = (
-    ".svs", ".tif", ".tiff", ".ndpi", ".mrxs", ".scn", ".vms", ".vmu", ".bif", ".svslide", ".czi", ".isyntax", ".dcm",
-)
 _BACKGROUND = (255, 255, 255)  # colour of pixels outside the image or transparent in the file
 
 

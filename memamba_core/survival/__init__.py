@@ -1,4 +1,11 @@
-"""Survival analysis: discrete-time bins and loss, metrics, Kaplan–Meier helpers."""
+"""Survival analysis: discrete-time bins and loss, metrics, Kaplan–Meier helpers.
+
+``discrete`` (what the models need) is imported at once; ``metrics``
+(scikit-survival) and ``km`` (lifelines) are imported on first use of one of
+their names, so importing a model does not pay for those libraries.
+"""
+
+import importlib
 
 from .discrete import (
     assign_bins,
@@ -8,8 +15,12 @@ from .discrete import (
     risk_from_survival,
     survival_from_hazards,
 )
-from .km import KMCurve, KMResult, hazard_ratios, km_curve, km_groups, logrank, number_at_risk, risk_groups
-from .metrics import Estimate, c_index_ci, concordance, integrated_brier, ipcw_c_index, time_dependent_auc
+
+_LAZY = {
+    "metrics": ("Estimate", "c_index_ci", "concordance", "integrated_brier", "ipcw_c_index", "time_dependent_auc"),
+    "km": ("KMCurve", "KMResult", "hazard_ratios", "km_curve", "km_groups", "logrank", "number_at_risk", "risk_groups"),
+}
+_WHERE = {name: module for module, names in _LAZY.items() for name in names}
 
 __all__ = [
     "assign_bins",
@@ -18,18 +29,18 @@ __all__ = [
     "nll_loss",
     "risk_from_survival",
     "survival_from_hazards",
-    "Estimate",
-    "c_index_ci",
-    "concordance",
-    "integrated_brier",
-    "ipcw_c_index",
-    "time_dependent_auc",
-    "KMCurve",
-    "KMResult",
-    "hazard_ratios",
-    "km_curve",
-    "km_groups",
-    "logrank",
-    "number_at_risk",
-    "risk_groups",
+    *_LAZY["metrics"],
+    *_LAZY["km"],
 ]
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

@@ -9,15 +9,25 @@ Public surface (what the CLI and the dashboard import)::
 See ``docs/training.md`` for the run-folder layout and the protocol.
 """
 
-from .ablate import ablation_grid, run_ablations
+import importlib
+
 from .checkpoint import LoadedModel, load_checkpoint
 from .config import TrainConfig
-from .cv import train_cv
 from .demo_model import demo_train_config, ensure_demo_model
 from .distributed import Dist, init_distributed
-from .evaluate import evaluate_run
 from .predict import check_compatible, predict_cohort, predict_patient
 from .runfolder import read_progress
+
+# Imported on first use: they pull in scikit-survival (~1 s), which loading a model does not need.
+_LAZY = {"ablation_grid": "ablate", "run_ablations": "ablate", "train_cv": "cv", "evaluate_run": "evaluate"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "Dist",

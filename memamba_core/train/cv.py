@@ -32,7 +32,8 @@ from ..survival.discrete import bin_edges
 from .checkpoint import save_fold
 from .config import TrainConfig
 from .distributed import Dist, wrap_model
-from .evaluate import fold_metrics, summarize, survival_columns
+from .evaluate import fold_metrics, summarize
+from .runfolder import survival_columns
 from .examples import check_fold_events, eligible_ids, make_examples, model_modalities
 from .loop import fit_fold, predict_examples
 from .runfolder import RunFolder

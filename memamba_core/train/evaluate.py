@@ -21,16 +21,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from .runfolder import survival_columns
 from ..survival.metrics import c_index_ci, concordance, integrated_brier, ipcw_c_index, time_dependent_auc
 
-__all__ = ["fold_metrics", "summarize", "evaluate_run", "survival_columns", "METRICS"]
+__all__ = ["fold_metrics", "summarize", "evaluate_run", "METRICS"]
 
 METRICS = ("c_index", "ipcw_c_index", "integrated_brier", "mean_auc")
-
-
-def survival_columns(k: int) -> list[str]:
-    """Names of the K survival-curve columns: ``S_1 … S_K`` (S_k = P(survive past bin k))."""
-    return [f"S_{i + 1}" for i in range(k)]
 
 
 def fold_metrics(train_times, train_cens, times, cens, risk, survival, cuts) -> dict:

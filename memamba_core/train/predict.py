@@ -18,7 +18,7 @@ from ..data import Bag, Cohort
 from ..errors import InputError
 from ..survival.discrete import risk_from_survival
 from .checkpoint import LoadedModel
-from .evaluate import survival_columns
+from .runfolder import survival_columns
 from .examples import model_modalities
 
 __all__ = ["check_compatible", "predict_patient", "predict_cohort"]

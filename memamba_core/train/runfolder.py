@@ -33,7 +33,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..paths import atomic_write_text
 
-__all__ = ["RunFolder", "read_progress"]
+__all__ = ["RunFolder", "read_progress", "survival_columns"]
 
 FORMAT = "memamba-run"
 _OUTPUTS = ("config.json", "progress.jsonl", "oof_predictions.csv", "summary.json", "ablations.csv")
@@ -211,3 +211,8 @@ def read_progress(run_dir: str | Path) -> list[dict]:
         if isinstance(rec, dict):
             out.append(rec)
     return out
+
+
+def survival_columns(k: int) -> list[str]:
+    """Names of the K survival-curve columns in prediction CSVs: ``S_1 … S_K`` (S_k = P(survive past bin k))."""
+    return [f"S_{i + 1}" for i in range(k)]
