@@ -148,3 +148,27 @@ def test_patient_with_features_but_no_slide_stays_usable(tiny, tmp_path):
 def test_unknown_profile():
     with pytest.raises(InputError, match="unknown demo profile 'huge'"):
         ensure_demo("huge")
+
+
+def test_build_inside_a_server_thread_runs_in_process(tmp_path):
+    """The dashboard builds the demo from a server thread: worker processes must not be used there
+    (spawn would re-run the server's main script, which waits for this very build: a deadlock)."""
+    import threading
+
+    from memamba_core.demo import build_demo
+
+    messages, errors = [], []
+
+    def job():
+        try:
+            build_demo(tmp_path / "demo-micro", MICRO, progress=lambda f, m: messages.append(m), workers=2)
+        except Exception as err:  # reported below, in the test's own thread
+            errors.append(err)
+
+    t = threading.Thread(target=job)
+    t.start()
+    t.join(timeout=300)
+    assert not t.is_alive(), "the demo build did not finish from a non-main thread"
+    assert not errors, errors
+    assert any("with 1 process(es)" in m for m in messages), messages
+    assert is_complete(tmp_path / "demo-micro", MICRO)

@@ -146,11 +146,13 @@ def _workers(p: DemoProfile, workers: int | None) -> int:
     return max(1, min(4, os.cpu_count() or 1)) if w <= 0 else w
 
 
-def _start_method() -> str:
-    """``fork`` from a single-threaded Linux process (CLI, tests: fast, no re-import); ``spawn`` otherwise
-    (e.g. inside the dashboard's server, where forking beside other threads could deadlock)."""
+def _can_fork() -> bool:
+    """Worker processes are used only when they can be forked from a single-threaded Linux process
+    (the CLI, tests). Inside a server (the dashboard) forking beside other threads can deadlock, and
+    ``spawn`` re-runs the server's main script in each worker (Streamlit's ``Home.py``, which would
+    wait for this very build): there the build runs in this process instead."""
     single = threading.current_thread() is threading.main_thread() and threading.active_count() == 1
-    return "fork" if sys.platform.startswith("linux") and single else "spawn"
+    return sys.platform.startswith("linux") and single
 
 
 def _init_worker() -> None:
@@ -184,11 +186,11 @@ def build_demo(root: Path, profile: str | DemoProfile = "full", progress: Progre
         asdict(SlideSpec(r.slide_id, int(r.width), int(r.height), float(r.tumour_target), int(r.slide_seed)))
         for r in pts.itertuples()
     ]
-    n, w = len(specs), _workers(p, workers)
+    n, w = len(specs), (_workers(p, workers) if _can_fork() else 1)
     records: dict[str, dict] = {}
     say(0.03, f"demo '{p.name}': {n} slides with {w} process(es)")
     if w > 1:
-        ctx = mp.get_context(_start_method())
+        ctx = mp.get_context("fork")
         try:
             with ProcessPoolExecutor(max_workers=w, mp_context=ctx, initializer=_init_worker) as ex:
                 futs = {ex.submit(build_slide, str(root), s, str(bank_path), p.jpeg_quality): s["slide_id"] for s in specs}
