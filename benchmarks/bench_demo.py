@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from memamba_core.paths import atomic_write_text
+
 
 def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
@@ -49,10 +51,7 @@ def main() -> None:
         "workers": args.workers,
     }
     res = Path(__file__).resolve().parent / "results" / f"demo_{args.profile}.json"
-    res.parent.mkdir(parents=True, exist_ok=True)
-    tmp = res.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(out, indent=1))
-    os.replace(tmp, res)
+    atomic_write_text(res, json.dumps(out, indent=1))
     print(json.dumps(out, indent=1))
 
 

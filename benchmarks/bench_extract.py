@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from memamba_core.paths import atomic_write_text
+
 
 def _encoder_rate(enc, batch: int, seconds: float) -> float:
     x = np.random.default_rng(0).integers(0, 256, (batch, 256, 256, 3), dtype=np.uint8)
@@ -80,10 +82,7 @@ def main() -> None:
            "cpu_count": os.cpu_count(), "loadavg_at_start": load0, "python": platform.python_version(),
            "torch": torch.__version__, "results": results}
     res = Path(__file__).resolve().parent / "results" / "extract.json"
-    res.parent.mkdir(parents=True, exist_ok=True)
-    tmp = res.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(out, indent=1))
-    os.replace(tmp, res)
+    atomic_write_text(res, json.dumps(out, indent=1))
     print(json.dumps(out, indent=1))
 
 

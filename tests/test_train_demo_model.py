@@ -18,21 +18,6 @@ def test_demo_recipe_is_a_valid_memamba_config():
     assert demo_train_config("tiny").epochs < cfg.epochs
 
 
-def test_built_once_then_reused(tmp_path, monkeypatch):
-    monkeypatch.setenv("MEMAMBA_CACHE", str(tmp_path / "cache"))
-    cohort_dir = make_cohort(tmp_path / "demo-tiny", n=12)
-    calls = []
-    monkeypatch.setattr(memamba_core.demo, "ensure_demo", lambda profile: calls.append(profile) or cohort_dir)
-    monkeypatch.setattr(dm, "demo_train_config", lambda profile: tiny_train(epochs=1))
-    run = dm.ensure_demo_model("tiny")
-    assert run == tmp_path / "cache" / "demo-tiny-model" and calls == ["tiny"]
-    assert (run / "summary.json").is_file() and load_checkpoint(run).cohort_name == "demo-tiny"
-    stamp = (run / "fold_0" / "model.safetensors").stat().st_mtime_ns
-    assert dm.ensure_demo_model("tiny") == run
-    assert calls == ["tiny"]  # second call: the cohort is not even loaded
-    assert (run / "fold_0" / "model.safetensors").stat().st_mtime_ns == stamp
-
-
 @pytest.fixture()
 def built_run(tmp_path, monkeypatch):
     """A tiny demo run trained into a first cache, and the patched demo hooks."""
@@ -42,6 +27,16 @@ def built_run(tmp_path, monkeypatch):
     monkeypatch.setattr(memamba_core.demo, "ensure_demo", lambda profile: calls.append(profile) or cohort_dir)
     monkeypatch.setattr(dm, "demo_train_config", lambda profile: tiny_train(epochs=1))
     return dm.ensure_demo_model("tiny"), calls
+
+
+def test_built_once_then_reused(built_run, tmp_path):
+    run, calls = built_run
+    assert run == tmp_path / "cache" / "demo-tiny-model" and calls == ["tiny"]
+    assert (run / "summary.json").is_file() and load_checkpoint(run).cohort_name == "demo-tiny"
+    stamp = (run / "fold_0" / "model.safetensors").stat().st_mtime_ns
+    assert dm.ensure_demo_model("tiny") == run
+    assert calls == ["tiny"]  # second call: the cohort is not even loaded
+    assert (run / "fold_0" / "model.safetensors").stat().st_mtime_ns == stamp
 
 
 def test_shipped_run_is_copied_instead_of_training(built_run, tmp_path, monkeypatch):

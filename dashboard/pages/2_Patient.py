@@ -7,6 +7,7 @@ import streamlit as st
 import _cache
 import _state
 import _views
+import _widgets
 from _tables import percentile_of, survival_matrix
 from memamba_core.errors import InputError
 from memamba_core.viz import (COLORMAPS, PatientReport, contributions_figure, expert_weights_figure, heatmap_figure,
@@ -64,10 +65,7 @@ if bag is None or bag.coords is None or not pkeys:
     notes.append(f"No heatmap: {why}.")
     st.info(notes[-1] + " The risk above comes from the modalities that are present.")
 else:
-    pos = 0
-    if len(bag.slide_ids) > 1:
-        pos = st.selectbox("Slide", range(len(bag.slide_ids)), format_func=lambda i: bag.slide_ids[i], key="slide_pos")
-    slide_path = ctx.cohort.slide_path(bag.slide_ids[pos])
+    pos, slide_path = _widgets.slide_choice(bag, ctx.cohort, key="slide_pos")
     if slide_path is None:
         notes.append(f"No slide file for {bag.slide_ids[pos]}: the cohort has its features but not the image.")
         st.info(notes[-1] + " Add it under slides/ to see the heatmap and patches.")

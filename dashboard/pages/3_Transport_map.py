@@ -6,6 +6,7 @@ import streamlit as st
 import _cache
 import _state
 import _views
+import _widgets
 from memamba_core.errors import InputError
 from memamba_core.viz import (dominant_group, group_colours, mass_figure, slide_points_figure, thumbnail_scale,
                               transport_matrix_figure)
@@ -43,10 +44,7 @@ with left:
 with right:
     sp = None
     if bag is not None and bag.coords is not None:
-        pos = 0
-        if len(bag.slide_ids) > 1:
-            pos = st.selectbox("Slide", range(len(bag.slide_ids)), format_func=lambda i: bag.slide_ids[i], key="tm_slide")
-        path = ctx.cohort.slide_path(bag.slide_ids[pos])
+        pos, path = _widgets.slide_choice(bag, ctx.cohort, key="tm_slide")
         if path is None:
             st.info(f"No slide file for {bag.slide_ids[pos]}: the plan is shown as a matrix only.")
         else:

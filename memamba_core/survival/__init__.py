@@ -5,8 +5,7 @@
 their names, so importing a model does not pay for those libraries.
 """
 
-import importlib
-
+from .._lazy import lazy_getattr
 from .discrete import (
     assign_bins,
     bin_edges,
@@ -33,13 +32,7 @@ __all__ = [
     *_LAZY["km"],
 ]
 
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _WHERE)
 
 
 def __dir__():

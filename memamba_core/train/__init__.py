@@ -9,8 +9,7 @@ Public surface (what the CLI and the dashboard import)::
 See ``docs/training.md`` for the run-folder layout and the protocol.
 """
 
-import importlib
-
+from .._lazy import lazy_getattr
 from .checkpoint import LoadedModel, load_checkpoint
 from .config import TrainConfig
 from .demo_model import demo_train_config, ensure_demo_model
@@ -21,13 +20,7 @@ from .runfolder import read_progress
 # Imported on first use: they pull in scikit-survival (~1 s), which loading a model does not need.
 _LAZY = {"ablation_grid": "ablate", "run_ablations": "ablate", "train_cv": "cv", "evaluate_run": "evaluate"}
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 __all__ = [
     "Dist",
