@@ -16,7 +16,9 @@ width d = 256 (projection, class token, two pre-norm layers of 8-head full
 self-attention with an explicit N × N softmax, class-token head): its memory
 grows with N², so points whose attention matrix alone would exceed
 ``--transformer-max-gib`` are marked skipped instead of run, and every point has a
-wall-clock limit. Writes ``benchmarks/results/bench_inference.json`` and ``.png``.
+wall-clock limit. Writes ``benchmarks/results/bench_inference.json`` and ``.png``
+(``--out`` to change; ``--transformer-max-gib 0`` skips the Transformer). The
+record names the scan backend the model ran on (``active_backend``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from torch import nn
 
 from memamba_core.models import ModelConfig, build_model
 from memamba_core.paths import atomic_write_text
+from memamba_core.ssm import active_backend
 
 RESULTS = Path(__file__).resolve().parent / "results"
 OMIC_SIZES = (100, 300, 500, 450, 1500, 480)  # six MCAT-like gene families
@@ -143,6 +146,9 @@ def main() -> None:
     parser.add_argument("--n-layers", type=int, default=ModelConfig().n_layers)
     parser.add_argument("--timeout", type=int, default=300, help="seconds per point")
     parser.add_argument("--transformer-max-gib", type=float, default=6.0)
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS / "bench_inference.json", help="JSON path (the PNG goes beside it)"
+    )
     parser.add_argument("--child", choices=["memamba", "transmil"], help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -155,6 +161,7 @@ def main() -> None:
         "omic_sizes": list(OMIC_SIZES),
         "d_in": D_IN,
         "torch": torch.__version__,
+        "scan_backend": active_backend("cpu"),
         "machine": f"{platform.machine()} ({torch.backends.cpu.get_cpu_capability()})",
         "command": "python " + " ".join(sys.argv),
         "load_average_before": os.getloadavg(),
@@ -181,10 +188,10 @@ def main() -> None:
             "memory_met": target["peak_rss_gib"] <= TARGET_GIB,
         }
     results["load_average_after"] = os.getloadavg()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(RESULTS / "bench_inference.json", json.dumps(results, indent=2))
-    plot(results, RESULTS / "bench_inference.png")
-    print(f"wrote {RESULTS / 'bench_inference.json'} and bench_inference.png")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.out, json.dumps(results, indent=2))
+    plot(results, args.out.with_suffix(".png"))
+    print(f"wrote {args.out} and {args.out.with_suffix('.png').name}")
 
 
 def plot(results: dict, path: Path) -> None:

@@ -1,27 +1,32 @@
-"""Real data: genomics-only on TCGA-BLCA with its five published splits, through ``memamba train``.
+"""Real data: genomics-only on TCGA-BLCA with its five published splits, hyper-parameters chosen by nested CV.
 
 Run from the repository root::
 
     python benchmarks/blca_genomics.py                      # cohort: ../shared/data/tcga_blca
     python benchmarks/blca_genomics.py --cohort PATH --out runs/blca --json /tmp/blca.json
+    python benchmarks/blca_genomics.py --folds 0 1          # only these published folds (a part of the run)
 
-Runs :data:`TRAIN_ARGS` (the recipe, chosen on inner splits of the training
-folds; see ``docs/results_blca.md``) with the project's own CLI on the cohort's
-``splits_0..4.csv``, once per seed (``--seeds``, default :data:`SEEDS`) into
-``<out>/seed_<s>/``, averages each patient's out-of-fold risk over the seeds
-(read from the runs' ``oof_predictions.csv``), and writes
-``benchmarks/results/blca_genomics.json``: the exact commands, the recipe as
-stored in the run folders, the validation C-index per fold and their mean (and
-each single run's), the wall time, the machine (CPU count, load average: this
-machine may be shared) and the reference rows of the cohort's README.
+The procedure (:func:`memamba_core.train.nested.train_nested`), fixed before it
+was run on the published splits: for each split, its *training* patients are
+cut into :data:`N_INNER` stratified inner folds; each candidate of :data:`GRID`
+(:data:`BASE_ARGS` plus one value per axis of :data:`AXES`) is trained on the
+inner training parts and scored by the mean inner C-index (risk of
+:data:`INNER_SEEDS` seeds averaged); the best candidate is retrained on the whole
+training fold with seeds 0 … :data:`ENSEMBLE` − 1, and the validation patients'
+averaged risk is scored. The published validation folds are read only then.
 
-The reported score is the last epoch's model on each published validation
-fold (``selection = last``): nothing is chosen on the folds it reports.
+Writes ``benchmarks/results/blca_genomics.json``: the exact command, the grid,
+per fold the chosen candidate with every candidate's inner scores and the
+validation C-index (ensemble and each seed), their mean, the equivalent
+``memamba train`` command of every ensemble member, the wall time, the machine
+(CPU count, load average: this machine may be shared) and the reference rows of
+the cohort's README.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -29,9 +34,6 @@ import shlex
 import tempfile
 import time
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_COHORT = REPO.parent / "shared" / "data" / "tcga_blca"
@@ -43,83 +45,96 @@ REFERENCES = {  # published / measured rows on exactly these splits (the cohort'
     "MCAT (WSI + genomics)": 0.624,
 }
 
-# The recipe: ME-Mamba's genomics path — six family tokens (per-family two-layer SNN),
-# Genomics Expert with its scan branches off (LayerNorm + gated-attention pooling), MLP head —
-# small width, Adam, and a proximal L1 on the genomic input weights (gene selection).
-TRAIN_ARGS = [
+# What every candidate shares: ME-Mamba's genomics path — six family tokens (per-family
+# two-layer SNN), the Genomics Expert with its scan branches off (LayerNorm + gated-attention
+# pooling), MLP head — Adam, 32 patients per step, the last epoch's model.
+BASE_ARGS = [
     "--model", "memamba", "--modalities", "genomics",
-    "--d-model", "32", "--set", "dropout=0.25", "--set", "n_layers=1",
+    "--set", "dropout=0.25", "--set", "n_layers=1",
     "--set", "scan_forward=false", "--set", "scan_reverse=false", "--set", "scan_ranked=false",
-    "--optimizer", "adam", "--lr", "1e-3", "--weight-decay", "1e-2", "--l1-genomic", "1.0",
-    "--epochs", "20", "--grad-accum", "32",
-    "--selection", "last", "--folds", "splits", "--eval-every", "0",
+    "--optimizer", "adam", "--lr", "1e-3", "--weight-decay", "1e-2",
+    "--grad-accum", "32", "--selection", "last", "--folds", "splits", "--eval-every", "0",
 ]
-SEEDS = 5  # the recipe averages the risk of this many runs (seeds 0, 1, …) per patient
+# The grid (fixed a priori, see docs/results_blca.md): proximal L1 strength (0 = dense),
+# training length, width. 3 × 2 × 2 = 12 candidates.
+AXES = {"--l1-genomic": ["0", "0.3", "1.0"], "--epochs": ["10", "20"], "--d-model": ["16", "32"]}
+N_INNER = 3  # inner stratified folds per published training fold
+INNER_SEEDS = 2  # runs averaged per inner fit
+ENSEMBLE = 10  # seeds of the final retrain on the whole training fold (risks averaged)
 
 
-def train_command(cohort: Path, out: Path, seed: int, threads: int) -> list[str]:
-    """The ``memamba train`` argument list of one seed's run."""
-    return ["train", str(cohort), *TRAIN_ARGS, "--seed", str(seed), "--num-threads", str(threads), "--no-progress",
-            "--out", str(out)]
-
-
-def ensemble_folds(oofs: list[pd.DataFrame]) -> list[dict]:
-    """Per fold: C-index of the patients' risk averaged over the seeds' out-of-fold predictions.
-
-    Args:
-        oofs: each run's ``oof_predictions.csv`` (case_id, fold, risk, survival_months, censorship).
-    """
-    from memamba_core.survival import concordance
-
-    risk = pd.concat([o.set_index("case_id")["risk"] for o in oofs], axis=1).mean(axis=1)
-    first = oofs[0].set_index("case_id")
-    out = []
-    for k, part in first.groupby("fold"):
-        events = 1 - part["censorship"].to_numpy()
-        c = concordance(part["survival_months"].to_numpy(), events, risk.loc[part.index].to_numpy())
-        out.append({"fold": int(k), "c_index": round(float(c), 4), "n": int(len(part)), "n_events": int(events.sum())})
+def candidates() -> dict[str, list[str]]:
+    """Candidate name → its ``memamba train`` flags beyond :data:`BASE_ARGS`, in grid order."""
+    out = {}
+    for values in itertools.product(*AXES.values()):
+        flags = [x for pair in zip(AXES, values) for x in pair]
+        out[" ".join(f"{k.lstrip('-')}={v}" for k, v in zip(AXES, values))] = flags
     return out
 
 
-def run(cohort: Path, out: Path, seeds: int = SEEDS, threads: int = 1) -> dict:
-    """Train the recipe once per seed on ``cohort``'s split files into ``out/seed_<s>``; return the result record.
+def train_config(cohort: Path, flags: list[str], threads: int):
+    """The TrainConfig that ``memamba train COHORT BASE_ARGS flags`` would use (parsed by the CLI itself)."""
+    from memamba_core.cli import _train_config, build_parser
 
-    A finished seed folder is reused (the trainer resumes), so an interrupted benchmark picks up where it stopped.
+    args = build_parser().parse_args(["train", str(cohort), *BASE_ARGS, *flags, "--num-threads", str(threads), "--out", "unused"])
+    return _train_config(args)
 
-    Raises:
-        SystemExit: ``memamba train`` failed (its message is on stderr).
+
+def member_command(cohort: Path, flags: list[str], seed: int | str, threads: int) -> str:
+    """The ``memamba train`` run whose fold k is the ensemble member of seed ``seed`` on split k (``"<s>"``: any seed)."""
+    argv = ["train", str(cohort), *BASE_ARGS, *flags, "--seed", str(seed), "--num-threads", str(threads), "--no-progress",
+            "--out", f"runs/blca_member_s{seed}"]
+    return "memamba " + shlex.join(argv)
+
+
+def run(cohort: Path, out: Path, threads: int = 1, folds: list[int] | None = None) -> dict:
+    """The nested procedure on ``cohort``'s split files into ``out``; returns the result record.
+
+    A finished fold in ``out`` is reused (the run resumes).
     """
-    from memamba_core.cli import main as memamba
+    import numpy as np
 
+    from memamba_core.data import load_cohort
+    from memamba_core.train.nested import train_nested
+
+    flags = candidates()
+    grid = {name: train_config(cohort, f, threads) for name, f in flags.items()}
     load0 = os.getloadavg()
     t0 = time.perf_counter()
-    commands, oofs, single = [], [], []
-    for seed in range(seeds):
-        argv = train_command(cohort, out / f"seed_{seed}", seed, threads)
-        commands.append("memamba " + shlex.join(argv))
-        code = memamba(argv)
-        if code:
-            raise SystemExit(f"memamba {shlex.join(argv)} exited with {code}")
-        summary = json.loads((out / f"seed_{seed}" / "summary.json").read_text(encoding="utf-8"))
-        single.append([round(float(f["c_index"]), 4) for f in sorted(summary["folds"], key=lambda f: f["fold"])])
-        oofs.append(pd.read_csv(out / f"seed_{seed}" / "oof_predictions.csv", dtype={"case_id": str}))
+    summary = train_nested(load_cohort(cohort), grid, out, n_inner=N_INNER, inner_seeds=INNER_SEEDS, ensemble=ENSEMBLE,
+                           only_folds=folds)
     seconds = time.perf_counter() - t0
-    config = json.loads((out / "seed_0" / "config.json").read_text(encoding="utf-8"))
-    folds = ensemble_folds(oofs)
-    c = np.array([f["c_index"] for f in folds])
+    per_fold = []
+    for f in summary["folds"]:
+        sel = json.loads((out / f"fold_{f['fold']}" / "selection.json").read_text(encoding="utf-8"))
+        per_fold.append({
+            "fold": f["fold"], "c_index": round(float(f["c_index"]), 4), "n": f["n"], "n_events": f["n_events"],
+            "chosen": f["chosen"], "chosen_inner_mean": round(float(f["inner_mean"]), 4),
+            "member_c_index": [round(float(c), 4) for c in f["member_c_index"]],
+            "inner_scores": {k: {"mean": round(v["mean"], 4), "inner": [round(c, 4) for c in v["inner"]]}
+                             for k, v in sel["inner_scores"].items()},
+            "seconds": round(f["seconds"], 1),
+        })
+    c = np.array([f["c_index"] for f in per_fold])
     return {
         "benchmark": "blca_genomics",
-        "commands": commands,
+        "procedure": "nested: inner stratified CV on each published training fold picks the candidate; "
+                     "seed ensemble of the winner retrained on the whole training fold; scored on the published validation fold",
+        "command": "python benchmarks/blca_genomics.py" + (f" --folds {' '.join(map(str, folds))}" if folds else ""),
         "cohort": str(cohort),
-        "fold_source": summary.get("fold_source"),
-        "recipe": {"train": config.get("train"), "model": config.get("model"), "seeds": seeds},
-        "folds": folds,
-        "per_seed_fold_c_index": single,
-        "per_seed_mean_c_index": [round(float(np.mean(s)), 4) for s in single],
-        "mean_c_index": round(float(c.mean()), 4),
+        "fold_source": summary["fold_source"],
+        "base_args": BASE_ARGS,
+        "axes": AXES,
+        "candidates": {name: grid[name].to_dict() for name in grid},
+        "n_inner": N_INNER, "inner_seeds": INNER_SEEDS, "ensemble": ENSEMBLE,
+        "member_commands": {name: member_command(cohort, flags[name], "<s>", threads)
+                            for name in sorted({f["chosen"] for f in per_fold})},
+        "folds": per_fold,
+        "mean_c_index": round(float(c.mean()), 4) if c.size else None,
         "std_c_index": round(float(c.std(ddof=1)), 4) if c.size > 1 else None,
+        "complete": summary["complete"],
         "target": TARGET,
-        "passed": bool(c.mean() >= TARGET),
+        "passed": bool(summary["complete"] and c.mean() >= TARGET),
         "references": REFERENCES,
         "seconds": round(seconds, 1),
         "cpu_count": os.cpu_count(),
@@ -133,23 +148,23 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cohort", type=Path, default=Path(os.environ.get("MEMAMBA_BLCA", DEFAULT_COHORT)),
                     help=f"TCGA-BLCA cohort folder (default $MEMAMBA_BLCA or {DEFAULT_COHORT})")
-    ap.add_argument("--out", type=Path, help="run folder to create (default: a fresh temporary folder)")
+    ap.add_argument("--out", type=Path, help="run folder to create or resume (default: a fresh temporary folder)")
     ap.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"result file (default {DEFAULT_JSON})")
-    ap.add_argument("--seeds", type=int, default=SEEDS, help=f"runs averaged per patient (default {SEEDS}, the recipe)")
+    ap.add_argument("--folds", type=int, nargs="+", help="only these published folds (default: all five)")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     args = ap.parse_args(argv)
     if not args.cohort.is_dir():
         raise SystemExit(f"{args.cohort}: no such cohort folder; give --cohort or set $MEMAMBA_BLCA.")
     out = args.out or Path(tempfile.mkdtemp(prefix="memamba-blca-")) / "run"
-    result = run(args.cohort, out, args.seeds, args.threads)
+    result = run(args.cohort, out, args.threads, args.folds)
     result["run_folder"] = str(out)
     from memamba_core.paths import atomic_write_text
 
     args.json.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
     for f in result["folds"]:
-        print(f"fold {f['fold']}: C-index {f['c_index']:.4f}  (n={f['n']}, events={f['n_events']})")
-    print(f"single runs: mean C-index per seed {result['per_seed_mean_c_index']}")
+        print(f"fold {f['fold']}: C-index {f['c_index']:.4f} (n={f['n']}, events={f['n_events']})  chose {f['chosen']} "
+              f"(inner {f['chosen_inner_mean']:.4f})  seeds {min(f['member_c_index']):.3f}–{max(f['member_c_index']):.3f}")
     print(f"mean C-index {result['mean_c_index']:.4f} (target ≥ {TARGET}) in {result['seconds']:.0f} s → {args.json}")
 
 

@@ -232,6 +232,10 @@ def _cmd_predict(args) -> int:
     from .train.checkpoint import load_checkpoint
     from .train.predict import predict_cohort
 
+    if args.num_threads:
+        import torch
+
+        torch.set_num_threads(args.num_threads)
     loaded = load_checkpoint(args.checkpoint, fold=args.fold)
     df = predict_cohort(loaded, load_cohort(args.cohort))
     atomic_write_text(args.out, df.to_csv(index=False, float_format="%.6g"))
@@ -346,6 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("cohort", type=Path, help="cohort folder or cohort.toml")
     p.add_argument("--out", type=Path, required=True, help="CSV file to write")
     p.add_argument("--fold", type=int, help="fold of a run folder (default: its first finished fold)")
+    p.add_argument("--num-threads", type=int, default=0, help="torch CPU threads (0 = torch's default; 1 is fastest on a "
+                   "busy machine, where extra threads wait for one another)")
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("ablate", help="the ablation grid of the model config under the same CV → ablations.csv", formatter_class=raw,

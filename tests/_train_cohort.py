@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import json
 import numpy as np
 import pandas as pd
 import pytest
@@ -101,9 +102,11 @@ def trained_run(tmp_path_factory):
 
 
 def write_truth(root: Path) -> None:
-    """Demo-style ``truth/patch_classes/<slide>.npy``: class 1 (tumour) where patch feature 1 > 0, else 0."""
+    """Demo-style truth: ``model.json`` naming the risk-driving class, and ``patch_classes/<slide>.npy``:
+    class 1 (tumour) where patch feature 1 > 0, else 0."""
     out = root / "truth" / "patch_classes"
     out.mkdir(parents=True, exist_ok=True)
+    (root / "truth" / "model.json").write_text(json.dumps({"classes": ["background", "tumour"], "risk_driving_class": "tumour"}))
     for p in sorted((root / "pt_files").glob("*.pt")):
         feats = torch.load(p, weights_only=True)
         np.save(out / f"{p.stem}.npy", (feats[:, 1] > 0).numpy().astype(np.int8), allow_pickle=False)

@@ -45,6 +45,9 @@ def test_train_evaluate_predict(cohort_dir, tmp_path, capsys):
     assert main(["predict", str(run), str(cohort_dir), "--fold", "1", "--out", str(preds)]) == 0
     df = pd.read_csv(preds)
     assert len(df) == 15 and {"risk", "S_1", "S_4", "in_training"} <= set(df.columns)
+    preds1 = tmp_path / "preds_1thread.csv"  # the thread count changes the speed, not the predictions
+    assert main(["predict", str(run), str(cohort_dir), "--fold", "1", "--out", str(preds1), "--num-threads", "1"]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(preds1), df, rtol=1e-5)
 
     # rerunning the same command resumes: nothing retrained
     before = (run / "fold_0" / "model.safetensors").stat().st_mtime_ns

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from memamba_core.data import load_cohort
-from memamba_core.demo import CLASSES, TUMOUR, DemoProfile, demo_dir, ensure_demo, get_profile, is_complete
+from memamba_core.demo import CLASSES, HIGH_GRADE, TUMOUR, DemoProfile, demo_dir, ensure_demo, get_profile, is_complete
 from memamba_core.errors import InputError
 from memamba_core.features import builtin_encoder, extract_slide
 from memamba_core.slides import available_backends, open_slide, read_clam_h5
@@ -57,9 +57,9 @@ def test_slides_open_in_both_readers_with_same_geometry(tiny):
 
 def test_truth_is_aligned_with_patches(tiny):
     truth = pd.read_csv(tiny / "truth" / "patients.csv")
-    assert {"case_id", "slide_id", "log_hazard", "tumour_fraction", "activity_HYPOXIA"} <= set(truth.columns)
+    assert {"case_id", "slide_id", "log_hazard", "tumour_fraction", "high_grade_fraction", "activity_HYPOXIA"} <= set(truth.columns)
     model = json.loads((tiny / "truth" / "model.json").read_text())
-    assert model["classes"] == list(CLASSES) and model["risk_driving_class"] == "tumour"
+    assert model["classes"] == list(CLASSES) and model["risk_driving_class"] == "high_grade" == CLASSES[HIGH_GRADE]
     for r in truth.itertuples():
         _, coords, _ = read_clam_h5(tiny / "h5_files" / f"{r.slide_id}.h5")
         cls = np.load(tiny / "truth" / "patch_classes" / f"{r.slide_id}.npy")
@@ -67,6 +67,25 @@ def test_truth_is_aligned_with_patches(tiny):
         assert cls.shape == (len(coords),) and frac.shape == (len(coords), len(CLASSES))
         assert (cls > 0).all() and (frac[:, 0] < 0.75).all()  # every patch is on tissue by the truth too
         assert r.tumour_fraction == pytest.approx(np.mean(cls == TUMOUR))
+        assert r.high_grade_fraction == pytest.approx(np.mean(cls == HIGH_GRADE))
+        if r.high_grade_target == 0:
+            assert r.high_grade_fraction == 0  # no high-grade component: none painted
+    # some patients have a high-grade component and some do not (the risk-driving tissue must be found)
+    assert (truth.high_grade_fraction > 0).any() and (truth.high_grade_fraction == 0).any()
+
+
+def test_log_hazard_follows_the_saved_model(tiny):
+    """The saved log-hazard is the saved model applied to the saved truth (high-grade fraction, pathways, type, age)."""
+    truth = pd.read_csv(tiny / "truth" / "patients.csv")
+    hz = json.loads((tiny / "truth" / "model.json").read_text())["hazard"]
+    z = lambda v: (v - v.mean()) / (v.std(ddof=0) + 1e-12)  # noqa: E731
+    types = (truth.oncotree_code == "LUAD").astype(float)
+    eta = hz["high_grade_fraction_per_sd"] * z(truth.high_grade_fraction) + hz["tumour_fraction_per_sd"] * z(truth.tumour_fraction)
+    eta = eta + hz["cancer_type"] * types + hz["age_per_sd"] * z(truth.age.astype(float))
+    for name, b in hz["pathways_per_sd"].items():
+        eta = eta + b * truth[f"activity_{name}"]
+    assert np.allclose(eta, truth.log_hazard, atol=1e-9)
+    assert hz["high_grade_fraction_per_sd"] > 0
 
 
 def test_features_are_the_pipeline_on_the_pixels(tiny):
@@ -80,7 +99,8 @@ def test_features_are_the_pipeline_on_the_pixels(tiny):
     assert np.allclose(feats, stored.numpy(), atol=1e-5)
 
 
-def test_tumour_patches_are_separable_in_feature_space(tiny):
+@pytest.mark.parametrize("cls", [TUMOUR, HIGH_GRADE])
+def test_tumour_patches_are_separable_in_feature_space(tiny, cls):
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import cross_val_predict
@@ -90,9 +110,9 @@ def test_tumour_patches_are_separable_in_feature_space(tiny):
     X, y = [], []
     for pt in sorted((tiny / "pt_files").glob("*.pt")):
         X.append(torch.load(pt, weights_only=True).numpy())
-        y.append(np.load(tiny / "truth" / "patch_classes" / f"{pt.stem}.npy") == TUMOUR)
+        y.append(np.load(tiny / "truth" / "patch_classes" / f"{pt.stem}.npy") == cls)
     X, y = np.concatenate(X), np.concatenate(y)
-    assert 0.05 < y.mean() < 0.8
+    assert 0.01 < y.mean() < 0.8
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
     p = cross_val_predict(clf, X, y, cv=3, method="predict_proba")[:, 1]
     assert roc_auc_score(y, p) > 0.95

@@ -1,19 +1,24 @@
-"""Real data (issue 5): genomics-only on TCGA-BLCA's five published splits, mean validation C-index.
+"""Real data (issue 5): genomics-only on TCGA-BLCA's five published splits, mean validation C-index ≥ 0.60.
 
-The acceptance line (≥ 0.60) is a strict xfail until a recipe reaches it (then
-it XPASSes and fails, so the marker must go); the guard that holds today: the
-recipe beats the published SNN (0.541) by ≥ 0.04 and is within 0.01 of the
-elastic-net Cox (0.599).
+The score comes from ``benchmarks/blca_genomics.py``: for each published split,
+a small fixed grid is scored on inner stratified folds of its *training*
+patients only, the winner's 10-seed ensemble is retrained on the training fold
+and scored on the published validation fold (see ``docs/results_blca.md``). The
+full procedure (~13 min on two shared cores) is recorded in
+``benchmarks/results/blca_genomics.json`` (mean 0.6165).
 
-Runs ``benchmarks/blca_genomics.py`` — the recipe: ``memamba train`` once per
-seed, risks averaged per patient — as a user would, with one seed (seed 0
-alone scored 0.5945; the five-seed ensemble 0.5984) so CI stays within minutes, into a temporary folder,
-and checks the score and that it was earned honestly: the published splits,
-training-only bins, the last epoch's model of every run (no selection on the
-reported folds). Skipped only when the cohort folder is absent
-(``$MEMAMBA_BLCA`` or ``../shared/data/tcga_blca``).
+CI reruns the whole procedure on one published split (fold 0, ~2.5 min) as a
+user would, and checks that it reproduces the recorded fold — the chosen
+candidate, every candidate's inner scores and the validation C-index — so the
+recorded five-fold mean, asserted ≥ 0.60 here, is what the code produces. Set
+``MEMAMBA_BLCA_FOLDS="0 1 2 3 4"`` to rerun all five folds and assert the line on
+the fresh mean. Also checks that the score was earned honestly: the published
+splits, training-only time bins, every candidate reporting its last epoch.
+Skipped only when the cohort folder is absent (``$MEMAMBA_BLCA`` or
+``../shared/data/tcga_blca``).
 """
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -26,6 +31,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 COHORT = Path(os.environ.get("MEMAMBA_BLCA", REPO.parent / "shared" / "data" / "tcga_blca"))
+RECORDED = REPO / "benchmarks" / "results" / "blca_genomics.json"
+FOLDS = [int(k) for k in os.environ.get("MEMAMBA_BLCA_FOLDS", "0").split()]
 
 pytestmark = [
     pytest.mark.slow,
@@ -33,11 +40,23 @@ pytestmark = [
 ]
 
 
+def _benchmark():
+    spec = importlib.util.spec_from_file_location("blca_genomics", REPO / "benchmarks" / "blca_genomics.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 @pytest.fixture(scope="module")
-def result(tmp_path_factory):
+def recorded():
+    return json.loads(RECORDED.read_text())
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("blca")
     cmd = [sys.executable, "benchmarks/blca_genomics.py", "--cohort", str(COHORT), "--out", str(tmp / "run"),
-           "--json", str(tmp / "result.json"), "--seeds", "1"]  # one seed keeps CI within minutes
+           "--json", str(tmp / "result.json"), "--folds", *map(str, FOLDS)]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads((tmp / "result.json").read_text()), tmp / "run"
@@ -47,42 +66,58 @@ def _published_splits():
     out = []
     for k in range(5):
         s = pd.read_csv(COHORT / f"splits_{k}.csv")
-        out.append((set(s["train"].dropna()), set(s["val"].dropna())))
+        out.append((list(s["train"].dropna()), list(s["val"].dropna())))
     return out
 
 
-def test_mean_validation_c_index_beats_the_published_snn_and_matches_the_linear_cox(result):
-    res, _ = result
-    c = [f["c_index"] for f in res["folds"]]
-    assert [f["fold"] for f in res["folds"]] == [0, 1, 2, 3, 4]
-    assert [f["n"] for f in res["folds"]] == [75, 75, 75, 74, 74]
-    assert res["mean_c_index"] == pytest.approx(np.mean(c), abs=1e-4)
-    assert res["mean_c_index"] >= res["references"]["SNN (MCAT repository, genomics)"] + 0.04, f"per fold {c}"
-    assert res["mean_c_index"] >= res["references"]["elastic-net Cox (genomics)"] - 0.01, f"per fold {c}"
+def test_recorded_result_of_the_current_procedure_clears_the_acceptance_line(recorded):
+    bench = _benchmark()
+    assert recorded["complete"] and [f["fold"] for f in recorded["folds"]] == [0, 1, 2, 3, 4]
+    assert [f["n"] for f in recorded["folds"]] == [75, 75, 75, 74, 74]
+    # the record is of the procedure as the benchmark defines it now
+    assert recorded["base_args"] == bench.BASE_ARGS and recorded["axes"] == bench.AXES
+    assert (recorded["n_inner"], recorded["inner_seeds"], recorded["ensemble"]) == (bench.N_INNER, bench.INNER_SEEDS, bench.ENSEMBLE)
+    assert list(recorded["candidates"]) == list(bench.candidates())
+    for f in recorded["folds"]:
+        scores = {k: v["mean"] for k, v in f["inner_scores"].items()}
+        assert list(scores) == list(bench.candidates())
+        assert f["chosen"] == max(scores, key=scores.get)  # chosen on the inner folds alone
+        assert len(f["member_c_index"]) == bench.ENSEMBLE
+    c = [f["c_index"] for f in recorded["folds"]]
+    assert recorded["mean_c_index"] == pytest.approx(np.mean(c), abs=1e-4)
+    assert recorded["mean_c_index"] >= 0.60, f"per fold {c}"
+    assert recorded["mean_c_index"] >= recorded["references"]["elastic-net Cox (genomics)"]
+    assert recorded["mean_c_index"] >= recorded["references"]["SNN (MCAT repository, genomics)"] + 0.05
 
 
-@pytest.mark.xfail(strict=True, reason="issue 5's line is not reached yet: the recipe scores 0.5984 (docs/results_blca.md)")
-def test_mean_validation_c_index_clears_the_acceptance_line(result):
-    res, _ = result
-    assert res["mean_c_index"] >= 0.60, f"per fold {[f['c_index'] for f in res['folds']]}"
+def test_rerun_reproduces_the_recorded_folds(fresh, recorded):
+    res, _ = fresh
+    assert [f["fold"] for f in res["folds"]] == FOLDS
+    for f in res["folds"]:
+        rec = recorded["folds"][f["fold"]]
+        assert f["chosen"] == rec["chosen"], f["fold"]
+        for name, s in f["inner_scores"].items():
+            assert s["mean"] == pytest.approx(rec["inner_scores"][name]["mean"], abs=0.005), (f["fold"], name)
+        assert f["c_index"] == pytest.approx(rec["c_index"], abs=0.005), f["fold"]
+    if len(FOLDS) == 5:  # the whole procedure ran: the line on the fresh mean
+        assert res["complete"] and res["mean_c_index"] >= 0.60, f"per fold {[f['c_index'] for f in res['folds']]}"
 
 
-def test_scored_on_the_published_splits_with_nothing_selected_on_them(result):
-    res, out = result
-    runs = sorted(out.glob("seed_*"))
-    assert len(runs) == res["recipe"]["seeds"] >= 1
+def test_scored_on_the_published_splits_with_nothing_selected_on_them(fresh):
+    _, out = fresh
+    config = json.loads((out / "config.json").read_text())
+    assert config["procedure"] == "nested"
+    for cfg in config["grid"].values():
+        assert cfg["selection"] == "last" and cfg["model"]["modalities"] == "genomics"
     splits = _published_splits()
-    for run in runs:
-        config = json.loads((run / "config.json").read_text())
-        assert config["train"]["selection"] == "last"
-        assert config["model"]["modalities"] == "genomics"
-        oof = pd.read_csv(run / "oof_predictions.csv", dtype={"case_id": str})
-        for k, (train, val) in enumerate(splits):
-            meta = json.loads((run / f"fold_{k}" / "meta.json").read_text())
-            assert set(meta["val_case_ids"]) == val and set(meta["train_case_ids"]) == train
-            assert set(oof.case_id[oof.fold == k]) == val
-            assert meta["selected_epoch"] == config["train"]["epochs"]
-            # time bins: quartiles of the uncensored *training* times only
-            times = np.array(meta["train_survival"]["times"])
-            events = np.array(meta["train_survival"]["censorship"]) == 0
-            np.testing.assert_allclose(meta["cuts"], np.quantile(times[events], [0.25, 0.5, 0.75]))
+    assert [(set(f["train"]), set(f["val"])) for f in config["folds"]] == [(set(t), set(v)) for t, v in splits]
+    labels = pd.read_csv(COHORT / "tcga_blca_all_clean.csv.gz", usecols=["case_id", "survival_months", "censorship"]).drop_duplicates("case_id").set_index("case_id")
+    for k in FOLDS:
+        train, val = splits[k]
+        sel = json.loads((out / f"fold_{k}" / "selection.json").read_text())
+        assert set(sel["val_case_ids"]) == set(val) and sel["n_train"] == len(train)
+        pred = pd.read_csv(out / f"fold_{k}" / "predictions.csv", dtype={"case_id": str})
+        assert set(pred.case_id) == set(val)
+        # time bins: quartiles of the uncensored *training* times only
+        tr = labels.loc[train]
+        np.testing.assert_allclose(sel["cuts"], np.quantile(tr.survival_months[tr.censorship == 0], [0.25, 0.5, 0.75]))

@@ -13,6 +13,7 @@ from memamba_core.ssm import (
     selective_scan_torch,
 )
 from memamba_core.ssm import scan_torch
+from memamba_core.ssm.cpu_kernel import unavailable_reason
 from memamba_core.ssm.recurrence import linear_recurrence_
 from tests._model_helpers import single_thread  # noqa: F401  (autouse: one thread per test)
 
@@ -128,8 +129,12 @@ def test_dispatch_uses_the_named_backend():
     for backend in ("auto", "torch", "reference"):
         y = selective_scan(u, delta, A, B, C, D, z, bias, True, backend=backend)
         torch.testing.assert_close(y, selective_scan_ref(u, delta, A, B, C, D, z, bias, True))
-    assert resolve_backend("auto", "cpu") == "torch"
-    assert active_backend("cpu").startswith("torch")
+    # float64 never goes to the fused (float32) CPU kernel; float32 does when it is available
+    assert resolve_backend("auto", "cpu", torch.float64) == "torch"
+    assert active_backend("cpu", dtype=torch.float64).startswith("torch")
+    kernel_ok = unavailable_reason() is None
+    assert resolve_backend("auto", "cpu", torch.float32) == ("cpu" if kernel_ok else "torch")
+    assert active_backend("cpu").startswith("cpu" if kernel_ok else "torch")
 
 
 def test_unknown_or_unavailable_backend_is_an_input_error():

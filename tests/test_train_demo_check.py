@@ -32,5 +32,8 @@ def test_attention_auroc_needs_truth_that_matches(tmp_path_factory, tmp_path):
     np.save(victim, np.zeros(3, dtype=np.int8))  # wrong length
     with pytest.raises(InputError, match="3 patch classes for a slide with"):
         attention_auroc(run, load_cohort(root))
+    (root / "truth" / "model.json").write_text('{"classes": ["background"]}')  # no risk-driving class named
+    with pytest.raises(InputError, match="risk_driving_class"):
+        attention_auroc(run, load_cohort(root))
     with pytest.raises(InputError, match="no finished fold"):
         attention_auroc(tmp_path, cohort)

@@ -23,6 +23,8 @@ class DemoProfile:
     width: tuple[int, int]               # level-0 width range (px, multiples of 256)
     height: tuple[int, int]              # level-0 height range (px, multiples of 256)
     tumour: tuple[float, float] = (0.06, 0.6)  # range of the target tumour fraction of tissue
+    high_grade_share: float = 0.6        # fraction of patients whose tumour has a high-grade component
+    high_grade: tuple[float, float] = (0.04, 0.25)  # range of its target fraction of tissue (within the tumour)
     genes_per_pathway: int = 24          # 10 pathways → 240 genes
     n_folds: int = 5
     seed: int = 7

@@ -1,7 +1,8 @@
 """Painting one synthetic slide and writing it as a pyramidal tiled JPEG TIFF.
 
 Layout: a class map at 1/16 of level 0 (the tissue piece(s), tumour covering a
-target fraction of the tissue, stroma / immune / necrosis / fat elsewhere) is
+target fraction of the tissue, part of it high-grade when the slide has a
+high-grade target, stroma / immune / necrosis / fat elsewhere) is
 refined to 1/4 of level 0 through a smooth random displacement, which gives
 organic borders (``class4``, (H/4, W/4) int8, values are
 indices into :data:`~memamba_core.demo.textures.CLASSES`). Level 0 is painted
@@ -24,7 +25,7 @@ from PIL import Image
 from scipy import ndimage
 
 from ..paths import atomic_write_bytes
-from .textures import TUMOUR, stain_lut
+from .textures import HIGH_GRADE, TUMOUR, stain_lut
 
 __all__ = ["SlideSpec", "make_layout", "paint_level0", "write_pyramid_tiff", "TILE"]
 
@@ -35,7 +36,8 @@ _FINE = 4       # level-0 px per class4 cell
 
 @dataclass(frozen=True)
 class SlideSpec:
-    """What to paint: size (level-0 px, multiples of 256), target tumour fraction of tissue, seed."""
+    """What to paint: size (level-0 px, multiples of 256), target tumour fraction of tissue, seed, and
+    the target high-grade fraction of tissue (carved out of the tumour, at most 80 % of it; 0 = none)."""
 
     slide_id: str
     width: int
@@ -43,6 +45,7 @@ class SlideSpec:
     tumour_target: float
     seed: int
     mpp: float = 0.5
+    high_grade_target: float = 0.0
 
 
 def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:
@@ -81,6 +84,12 @@ def make_layout(spec: SlideSpec) -> np.ndarray:
         ])
         other = np.argmax(fields, 0).astype(np.int8) + 2
         label = np.where(tumour, TUMOUR, np.where(tissue, other, 0)).astype(np.int8)
+        # high grade: one or two compact foci inside the tumour (the top of a coarse field over tumour cells)
+        n_hg = int(round(min(spec.high_grade_target * tissue.sum(), 0.8 * tumour.sum())))
+        if n_hg > 0:
+            hf = _smooth_noise(rng, (h, w), s * 0.1)[tumour]
+            idx = np.flatnonzero(tumour.ravel())[np.argsort(-hf, kind="stable")[:n_hg]]
+            label.ravel()[idx] = HIGH_GRADE
     # refine to 1/4 resolution: nearest upsampling through a smooth random displacement (organic borders)
     f = _CELL // _FINE
     H4, W4 = spec.height // _FINE, spec.width // _FINE

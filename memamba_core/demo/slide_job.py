@@ -25,7 +25,7 @@ from ..paths import atomic_write_bytes
 from ..slides.reader import available_backends, open_slide
 from ..slides.tiling import TilingConfig
 from .render import SlideSpec, make_layout, paint_level0, write_pyramid_tiff
-from .textures import CLASSES, TUMOUR
+from .textures import CLASSES, HIGH_GRADE, TUMOUR
 
 __all__ = ["slide_files", "slide_done", "build_slide", "slide_record", "TILING"]
 
@@ -53,11 +53,12 @@ def _save_npy(path: Path, a: np.ndarray) -> None:
 
 
 def slide_record(root: Path, sid: str) -> dict:
-    """Summary of a finished slide from its truth files: patches, tumour fraction, class fractions."""
+    """Summary of a finished slide from its truth files: patches, tumour and high-grade fractions, class areas."""
     cls = np.load(root / "truth" / "patch_classes" / f"{sid}.npy")
     frac = np.load(root / "truth" / "patch_fractions" / f"{sid}.npy").astype(np.float64)
     rec = {"slide_id": sid, "n_patches": int(cls.size),
-           "tumour_fraction": float(np.mean(cls == TUMOUR)) if cls.size else 0.0}
+           "tumour_fraction": float(np.mean(cls == TUMOUR)) if cls.size else 0.0,
+           "high_grade_fraction": float(np.mean(cls == HIGH_GRADE)) if cls.size else 0.0}
     for c, name in enumerate(CLASSES[1:], start=1):
         rec[f"area_{name}"] = float(frac[:, c].mean()) if cls.size else 0.0
     return rec

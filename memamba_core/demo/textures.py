@@ -9,7 +9,9 @@ painted from them at any offset without seams. Classes (:data:`CLASSES`):
 0 background — near-white glass; 1 tumour — dense large pleomorphic nuclei;
 2 stroma — eosinophilic fibres with sparse spindle nuclei; 3 immune — packed
 small round lymphocyte nuclei; 4 necrosis — pink granular debris with nuclear
-dust; 5 fat — empty adipocytes with thin membranes.
+dust; 5 fat — empty adipocytes with thin membranes; 6 high_grade — high-grade tumour:
+solid sheets of crowded, very large hyperchromatic nuclei with scant cytoplasm and
+mitotic figures (the demo's risk-driving tissue, found inside tumour regions).
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import numpy as np
 from scipy import fft as sfft
 from scipy.spatial import cKDTree
 
-__all__ = ["CLASSES", "TUMOUR", "make_texture_bank", "stain_lut"]
+__all__ = ["CLASSES", "TUMOUR", "HIGH_GRADE", "make_texture_bank", "stain_lut"]
 
-CLASSES = ("background", "tumour", "stroma", "immune", "necrosis", "fat")
+CLASSES = ("background", "tumour", "stroma", "immune", "necrosis", "fat", "high_grade")
 TUMOUR = 1
+HIGH_GRADE = 6
 _H = np.array([0.65, 0.70, 0.29])   # hematoxylin OD per unit concentration (R, G, B)
 _E = np.array([0.07, 0.99, 0.11])   # eosin
 _H = _H / np.linalg.norm(_H)
@@ -122,6 +125,12 @@ def _class_maps(c: int, rng: np.random.Generator, T: int) -> tuple[np.ndarray, n
         mott = _noise(rng, T, 18)
         cE = 0.55 + 0.15 * mott + 0.12 * _noise(rng, T, 1.8)
         cH = 0.22 + 0.06 * mott + 0.9 * dust
+        return cH, cE
+    if c == 6:  # high-grade tumour: crowded large hyperchromatic nuclei, scant cytoplasm, mitoses
+        nuc = _blobs(rng, T, 1 / 480, (8.0, 12.0), elong=1.5, n_kinds=4)
+        mit = _blobs(rng, T, 1 / 9000, (2.0, 3.0), elong=4.0, n_kinds=2)
+        cH = (0.24 + 0.08 * _noise(rng, T, 5)) + 1.6 * nuc * (0.8 + 0.35 * fine) + 1.6 * mit
+        cE = (0.30 + 0.08 * _noise(rng, T, 10)) + 0.05 * nuc
         return cH, cE
     # fat: empty adipocytes (diameter ~50 µm), thin pink membranes, rare flat nuclei
     mem = _voronoi_membranes(rng, T, cell=100.0, width=3.0)

@@ -1,7 +1,8 @@
 """What every survival model shares: its config, input checks, and switch plumbing.
 
-Glossary: N patches, D_in feature width, G genomic groups. One patient per call
-(a batch of one, the field's convention).
+Glossary: N patches, D_in feature width, G genomic groups, B patients. One patient per
+``forward`` call (a batch of one, the field's convention); genomics-only models also
+take a batch of B patients in :meth:`SurvivalModel.genomics_logits` (the trainer's fast path).
 """
 
 from __future__ import annotations
@@ -36,6 +37,43 @@ class SurvivalModel(nn.Module):
         The trainer's ``l1_genomic`` soft-thresholds these (see ``train.loop.soft_threshold``).
         """
         return []
+
+    @property
+    def batches_genomics(self) -> bool:
+        """Whether :meth:`genomics_logits` applies: the model reads genomics and no pathology (fixed-shape inputs)."""
+        return self.cfg.uses_genomics and not self.cfg.uses_pathology
+
+    def genomics_logits(self, omics: list[torch.Tensor]) -> torch.Tensor:
+        """A genomics-only pass over a batch of patients: omics G tensors (B, size_g) → logits (B, K).
+
+        Row b is ``forward(None, [o[b] for o in omics]).logits`` (up to float
+        rounding; dropout masks are drawn for the whole batch). The trainer's
+        fast path for genomics-only models (see ``train.loop``).
+
+        Raises:
+            InputError: the model reads pathology or no genomics, or the groups do not match ``omic_sizes``.
+        """
+        raise InputError(f"model {self.cfg.model!r} (modalities={self.cfg.modalities!r}) has no batched genomics-only pass.")
+
+    def _batch_omics(self, omics: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Validate a batch for :meth:`genomics_logits`; cast to the model's dtype/device. G × (B, size_g) → same."""
+        cfg = self.cfg
+        if not self.batches_genomics:
+            raise InputError(
+                f"model {cfg.model!r} with modalities={cfg.modalities!r} reads "
+                f"{'pathology' if cfg.uses_pathology else 'no genomics'}; a batched genomics-only pass needs "
+                "a model that reads genomics alone (modalities='genomics', or model 'snn')."
+            )
+        shapes = [tuple(t.shape) for t in omics]
+        if len(shapes) != len(cfg.omic_sizes) or any(len(s) != 2 or s[0] != shapes[0][0] for s in shapes) or tuple(
+            s[1] for s in shapes
+        ) != cfg.omic_sizes:
+            raise InputError(
+                f"A batch of genomic groups has shapes {shapes}, but this model expects (B, size) for sizes "
+                f"{list(cfg.omic_sizes)} with one B; stack the patients' groups along a first axis."
+            )
+        ref = next(self.parameters())
+        return [t.to(device=ref.device, dtype=ref.dtype) for t in omics]
 
     def _inputs(
         self, path: torch.Tensor | None, omics: list[torch.Tensor] | None

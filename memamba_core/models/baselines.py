@@ -42,7 +42,8 @@ class _SNNEncoder(nn.Module):
         )
 
     def forward(self, omics: list[torch.Tensor]) -> torch.Tensor:
-        return self.net(torch.cat(omics))
+        """G × (…, size_g) → (…, d); (…) an optional batch of patients."""
+        return self.net(torch.cat(omics, dim=-1))
 
 
 class ABMIL(SurvivalModel):
@@ -75,6 +76,10 @@ class SNN(SurvivalModel):
     def forward(self, path: torch.Tensor | None, omics: list[torch.Tensor] | None) -> SurvivalOutput:
         _, omics = self._inputs(None, omics)
         return make_output(self.head(self.encoder(omics)), expert_weights={"genomics": 1.0})
+
+    def genomics_logits(self, omics: list[torch.Tensor]) -> torch.Tensor:
+        """omics: G tensors (B, size_g) → logits (B, K)."""
+        return self.head(self.encoder(self._batch_omics(omics)))
 
 
 class MambaMIL(SurvivalModel):
@@ -134,3 +139,8 @@ class LateFusion(SurvivalModel):
         present = [n for n, x in (("pathology", path), ("genomics", omics)) if x is not None]
         shares = {"pathology": 0.0, "genomics": 0.0} | {n: 1.0 / len(present) for n in present}
         return make_output(self.head(torch.cat([p, g])), attention=attention, expert_weights=shares)
+
+    def genomics_logits(self, omics: list[torch.Tensor]) -> torch.Tensor:
+        """omics: G tensors (B, size_g) → logits (B, K) with modalities='genomics' (zero pathology half)."""
+        g = self.omic(self._batch_omics(omics))  # (B, d)
+        return self.head(torch.cat([torch.zeros_like(g), g], dim=-1))

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ..ssm import Mamba
-from ..ssm.inference import mamba_stream_
+from ..ssm.inference import STREAMED_BACKENDS, mamba_stream_
 from ..ssm.selective_scan import resolve_backend
 from .layers import GatedAttention
 
@@ -35,7 +35,7 @@ BRANCHES = ("forward", "reverse", "ranked")
 
 @dataclass
 class ExpertOutput:
-    """tokens (L, d); pooled (d,); attention: branch name → (L,) weights summing to 1."""
+    """tokens (L, d); pooled (d,); attention: branch name → (L,) weights summing to 1 (a batch adds a leading B)."""
 
     tokens: torch.Tensor
     pooled: torch.Tensor
@@ -47,7 +47,7 @@ def _mamba(d: int, d_state: int, d_conv: int, expand: int) -> Mamba:
 
 
 class ScanLayer(nn.Module):
-    """One residual layer of scan branches. (L, d) → (L, d).
+    """One residual layer of scan branches. (L, d) → (L, d), or batched (B, L, d) → (B, L, d).
 
     Args:
         d, d_state, d_conv, expand: Mamba sizes.
@@ -62,33 +62,37 @@ class ScanLayer(nn.Module):
         self.branches: tuple[str, ...] = tuple(kinds)  # switched on (set by the model's config)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """x: (L, d) → (new tokens (L, d), ranked-branch softmax scores (L,) or None).
+        """x: (L, d) or a batch (B, L, d) → (new tokens, same shape; ranked-branch softmax scores (L,) / (B, L) or None).
 
-        Without autograd on the pure-PyTorch backend the branches are streamed
-        (:func:`~memamba_core.ssm.inference.mamba_stream_`): same maths, summed
+        Without autograd on the pure-PyTorch backend one patient's branches are
+        streamed (:func:`~memamba_core.ssm.inference.mamba_stream_`): same maths, summed
         into one buffer, no whole-sequence flips, gathers or (L, E) intermediates.
         """
-        if not torch.is_grad_enabled() and all(
-            resolve_backend(self.mambas[f"scan_{k}"].backend, x.device) == "torch" for k in self.branches
+        if x.ndim == 2 and not torch.is_grad_enabled() and all(
+            resolve_backend(self.mambas[f"scan_{k}"].backend, x.device, x.dtype) in STREAMED_BACKENDS
+            for k in self.branches
         ):
             return self._forward_streamed(x)
-        seq = x[None]  # (1, L, d)
-        out = torch.zeros_like(x)
+        seq = x if x.ndim == 3 else x[None]  # (B, L, d); one patient is B = 1
+        out = torch.zeros_like(seq)
         ranked_weights = None
         for kind in self.branches:
             mamba = self.mambas[f"scan_{kind}"]
             if kind == "forward":
-                out = out + mamba(seq)[0]
+                out = out + mamba(seq)
             elif kind == "reverse":
-                out = out + mamba(seq.flip(1))[0].flip(0)
+                out = out + mamba(seq.flip(1)).flip(1)
             else:
-                scores = self.scorer.scores(x)  # (L,)
-                order = torch.argsort(scores, descending=True, stable=True)
-                gated = x * torch.sigmoid(scores)[:, None]
-                ranked = mamba(gated[order][None])[0]  # (L, d), sorted order
-                out = out + torch.empty_like(ranked).index_copy(0, order, ranked)
-                ranked_weights = torch.softmax(scores, dim=0)
-        return self.norm(x + out), ranked_weights
+                scores = self.scorer.scores(seq)  # (B, L)
+                order = torch.argsort(scores, dim=-1, descending=True, stable=True)[..., None].expand_as(seq)
+                gated = seq * torch.sigmoid(scores)[..., None]
+                ranked = mamba(gated.gather(1, order))  # (B, L, d), sorted order
+                out = out + torch.empty_like(ranked).scatter(1, order, ranked)
+                ranked_weights = torch.softmax(scores, dim=-1)
+        new = self.norm(seq + out)
+        if x.ndim == 2:
+            return new[0], None if ranked_weights is None else ranked_weights[0]
+        return new, ranked_weights
 
     def _forward_streamed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The no-grad forward: x (L, d) → as :meth:`forward`."""
@@ -126,7 +130,7 @@ class UnimodalExpert(nn.Module):
             layer.branches = tuple(b for b in BRANCHES if b in branches)
 
     def forward(self, x: torch.Tensor) -> ExpertOutput:
-        """x: (L, d) → ExpertOutput."""
+        """x: (L, d), or a batch of patients (B, L, d) → ExpertOutput."""
         attention = {}
         for layer in self.layers:
             x, ranked = layer(x)

@@ -26,13 +26,16 @@ class GatedAttention(nn.Module):
         self.w = nn.Linear(hidden, 1)
 
     def scores(self, x: torch.Tensor) -> torch.Tensor:
-        """Raw scores. x: (L, d) → (L,)."""
+        """Raw scores. x: (…, L, d) → (…, L)."""
         return self.w(self.V(x) * self.U(x)).squeeze(-1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Attention pooling. x: (L, d) → (pooled (d,), weights (L,) summing to 1)."""
-        weights = torch.softmax(self.scores(x), dim=0)
-        return weights @ x, weights
+        """Attention pooling. x: (…, L, d) → (pooled (…, d), weights (…, L) summing to 1 over L).
+
+        The leading (…) is a batch of patients (the trainer's genomics-only batches); one patient has none.
+        """
+        weights = torch.softmax(self.scores(x), dim=-1)
+        return (weights.unsqueeze(-2) @ x).squeeze(-2), weights
 
 
 def patch_projection(d_in: int, d: int, dropout: float) -> nn.Sequential:
@@ -62,8 +65,8 @@ class GenomicEncoder(nn.Module):
         return [net[0][0].weight for net in self.nets]
 
     def forward(self, omics: list[torch.Tensor]) -> torch.Tensor:
-        """omics: G tensors (size_g,) → tokens (G, d)."""
-        return torch.stack([net(x) for net, x in zip(self.nets, omics)])
+        """omics: G tensors (…, size_g) → tokens (…, G, d); (…) is an optional batch of patients."""
+        return torch.stack([net(x) for net, x in zip(self.nets, omics)], dim=-2)
 
 
 def risk_mlp(d_in: int, d: int, n_bins: int, dropout: float) -> nn.Sequential:

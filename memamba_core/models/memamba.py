@@ -55,6 +55,12 @@ class MEMamba(SurvivalModel):
     def genomic_input_weights(self) -> list[torch.nn.Parameter]:
         return self.omic_proj.input_weights()
 
+    def genomics_logits(self, omics: list[torch.Tensor]) -> torch.Tensor:
+        """omics: G tensors (B, size_g) → logits (B, K); the genomics-only path of :meth:`forward`, batched."""
+        g = self.omic_expert(self.omic_proj(self._batch_omics(omics)))  # tokens (B, G, d), pooled (B, d)
+        fused, _ = self.aggregate(g.pooled[:, None])  # one expert: (B, 1, d) → (B, d), its weight 1
+        return self.head(fused)
+
     def forward(self, path: torch.Tensor | None, omics: list[torch.Tensor] | None) -> SurvivalOutput:
         """path: (N, D_in) or None; omics: G tensors (size_g,) or None → SurvivalOutput."""
         path, omics = self._inputs(path, omics)

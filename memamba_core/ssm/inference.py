@@ -1,4 +1,4 @@
-"""Streaming no-grad forward of the Mamba block, for inference on long bags (pure PyTorch).
+"""Streaming no-grad forward of the Mamba block, for inference on long bags (CPU and pure PyTorch).
 
 Glossary: L tokens, d model width, E inner width, S state size, R dt rank,
 K_conv conv width, P rows per piece.
@@ -16,8 +16,14 @@ branch); each piece's output rows are *added* into ``out`` at the rows they
 came from, so a layer's branches sum into one buffer with no flip, gather or
 scatter of whole (L, ·) tensors.
 
-Used only without autograd and on the pure-PyTorch backend (the CUDA kernels
-and the reference keep the block's own forward).
+The scan of each piece is the fused C kernel (:func:`.scan_cpu.scan_time_major`)
+when the block's backend resolves to ``"cpu"``, else the pure-PyTorch
+:func:`.scan_torch._scan_blocks`; both take the pieces' strided row slices in
+place and carry the state h, (S, E) lanes, from piece to piece. On ``"cpu"``
+with float32 tokens the conv + SiLU is one kernel pass too
+(:func:`.conv_cpu.conv_silu_stream_`). Used only
+without autograd and on those two backends (:data:`STREAMED_BACKENDS`; the CUDA
+kernels and the reference keep the block's own forward).
 """
 
 from __future__ import annotations
@@ -25,11 +31,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .conv_cpu import MAX_CONV_WIDTH, conv_silu_stream_
+from .scan_cpu import scan_time_major
 from .scan_torch import _scan_blocks
+from .selective_scan import resolve_backend
 
-__all__ = ["mamba_stream_", "PIECE_ROWS"]
+__all__ = ["mamba_stream_", "PIECE_ROWS", "STREAMED_BACKENDS"]
 
 PIECE_ROWS = 1024  # P: tokens per piece (a few MiB of buffers at E = 512)
+STREAMED_BACKENDS = ("torch", "cpu")  # scan backends mamba_stream_ runs on
 
 
 def _rows(src: torch.Tensor, order, p0: int, p1: int) -> torch.Tensor:
@@ -73,6 +83,9 @@ def mamba_stream_(
     n_tokens, _ = src.shape
     n_inner, n_state, rank, width = block.d_inner, block.d_state, block.dt_rank, block.d_conv
     work = torch.promote_types(src.dtype, torch.float32)
+    on_kernel = resolve_backend(block.backend, src.device, work) == "cpu"
+    scan = scan_time_major if on_kernel else _scan_blocks
+    fused_conv = on_kernel and src.dtype == torch.float32 and width <= MAX_CONV_WIDTH
     w_in, w_x, w_dt, w_out = (m.weight.t() for m in (block.in_proj, block.x_proj, block.dt_proj, block.out_proj))
     b_in, b_out = block.in_proj.bias, block.out_proj.bias
     conv_w = block.conv1d.weight[:, 0, :]  # (E, K_conv)
@@ -97,18 +110,21 @@ def mamba_stream_(
             xzp = torch.mm(part, w_in, out=xz[:n])
         else:
             xzp = torch.addmm(b_in, part, w_in, out=xz[:n])
-        # causal depthwise conv, the terms in the order of conv.causal_conv1d_torch
-        conv_in[width - 1 : width - 1 + n].copy_(xzp[:, :n_inner])
-        xcp = torch.mul(conv_in[width - 1 : width - 1 + n], conv_w[:, width - 1], out=xc[:n])
-        if conv_b is not None:
-            xcp += conv_b
-        for k in range(width - 1):
-            xcp.addcmul_(conv_in[k : k + n], conv_w[:, k])
-        conv_in[: width - 1] = conv_in[n : n + width - 1].clone()  # carry the last K_conv - 1 inputs
-        F.silu(xcp, inplace=True)
+        # causal depthwise conv + SiLU, the terms in the order of conv.causal_conv1d_torch
+        if fused_conv:  # conv_in[: K_conv - 1] is the carry
+            xcp = conv_silu_stream_(xzp[:, :n_inner], conv_w, conv_b, conv_in[: width - 1], out=xc[:n])
+        else:
+            conv_in[width - 1 : width - 1 + n].copy_(xzp[:, :n_inner])
+            xcp = torch.mul(conv_in[width - 1 : width - 1 + n], conv_w[:, width - 1], out=xc[:n])
+            if conv_b is not None:
+                xcp += conv_b
+            for k in range(width - 1):
+                xcp.addcmul_(conv_in[k : k + n], conv_w[:, k])
+            conv_in[: width - 1] = conv_in[n : n + width - 1].clone()  # carry the last K_conv - 1 inputs
+            F.silu(xcp, inplace=True)
         xd = torch.mm(xcp, w_x, out=x_dbl[:n])  # (n, R + 2S)
         dtp = torch.mm(xd[:, :rank], w_dt, out=dt[:n])  # (n, E); the bias goes in the scan
-        yp = _scan_blocks(
+        yp = scan(
             xcp.to(work)[:, None],
             dtp.to(work)[:, None],
             A,

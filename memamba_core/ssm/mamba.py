@@ -39,7 +39,7 @@ class Mamba(nn.Module):
         expand: E = expand · d.
         dt_rank: R, or ``"auto"`` for ⌈d/16⌉.
         dt_min, dt_max, dt_init_floor, dt_scale: Δ initialisation (as mamba_ssm).
-        backend: scan backend, ``auto`` | ``reference`` | ``torch`` | ``cuda``
+        backend: scan backend, ``auto`` | ``reference`` | ``torch`` | ``cpu`` | ``cuda``
             (an attribute: may be changed after construction).
     """
 
@@ -103,7 +103,7 @@ class Mamba(nn.Module):
         Activations stay channels-last (B, L, E) in memory; the scan receives
         (B, E, L) *views* of them, which the pure-PyTorch scan reads without copies.
         """
-        backend = resolve_backend(self.backend, hidden.device)
+        backend = resolve_backend(self.backend, hidden.device, hidden.dtype)
         x, z = self.in_proj(hidden).chunk(2, dim=-1)  # (B, L, E) each
         x = self._conv(x, use_kernel=HAS_CAUSAL_CONV1D and hidden.is_cuda and backend == "cuda")
         x_dbl = self.x_proj(x)  # (B, L, R + 2S)

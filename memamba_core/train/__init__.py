@@ -2,7 +2,7 @@
 
 Public surface (what the CLI and the dashboard import)::
 
-    TrainConfig, train_cv, run_ablations, ablation_grid, evaluate_run, read_progress,
+    TrainConfig, train_cv, train_nested, run_ablations, ablation_grid, evaluate_run, read_progress,
     load_checkpoint, LoadedModel, predict_patient, predict_cohort, check_compatible,
     ensure_demo_model, init_distributed
 
@@ -18,7 +18,7 @@ from .predict import check_compatible, predict_cohort, predict_patient
 from .runfolder import read_progress
 
 # Imported on first use: they pull in scikit-survival (~1 s), which loading a model does not need.
-_LAZY = {"ablation_grid": "ablate", "run_ablations": "ablate", "train_cv": "cv", "evaluate_run": "evaluate"}
+_LAZY = {"ablation_grid": "ablate", "run_ablations": "ablate", "train_cv": "cv", "train_nested": "nested", "evaluate_run": "evaluate"}
 
 __getattr__ = lazy_getattr(__name__, _LAZY)
 
@@ -38,4 +38,5 @@ __all__ = [
     "read_progress",
     "run_ablations",
     "train_cv",
+    "train_nested",
 ]

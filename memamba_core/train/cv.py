@@ -38,7 +38,7 @@ from .examples import check_fold_events, eligible_ids, make_examples, model_moda
 from .loop import fit_fold, predict_examples
 from .runfolder import RunFolder
 
-__all__ = ["train_cv", "resolve_model_config", "resolve_folds"]
+__all__ = ["train_cv", "resolve_model_config", "resolve_folds", "usable_folds", "prepare_fold", "new_model", "FoldData"]
 
 
 def resolve_model_config(cohort: Cohort, cfg: TrainConfig) -> ModelConfig:
@@ -81,6 +81,22 @@ def resolve_folds(cohort: Cohort, cfg: TrainConfig) -> tuple[list[Split], str]:
             f"each fold needs validation patients — use --n-folds {max(2, min(n, 5)) if n >= 2 else 2} or fewer, or add patients."
         )
     return cohort.make_folds(cfg.n_folds, cfg.seed), f"{cfg.n_folds} generated folds (seed {cfg.seed})"
+
+
+def usable_folds(cohort: Cohort, cfg: TrainConfig, mcfg: ModelConfig) -> tuple[list[Split], str, list[str]]:
+    """(folds restricted to the patients ``mcfg`` can use, where they come from, excluded case ids).
+
+    Raises InputError for a fold without a usable validation patient or without a training event.
+    """
+    folds, source = resolve_folds(cohort, cfg)
+    usable, excluded = eligible_ids(cohort, mcfg)
+    usable_set = set(usable)
+    folds = [Split(tuple(c for c in f.train if c in usable_set), tuple(c for c in f.val if c in usable_set)) for f in folds]
+    for k, f in enumerate(folds):
+        if not f.val:
+            raise InputError(f"fold {k} ({source}) has no usable validation patient; use fewer folds.")
+        check_fold_events(k, f.train, cohort, source)
+    return folds, source, excluded
 
 
 def _progress_bar(total: int, desc: str, enabled: bool):
@@ -170,14 +186,7 @@ def train_cv(
 
 def _train_cv(cohort, cfg, out, force, d, progress, on_record, only_folds) -> dict:
     mcfg = resolve_model_config(cohort, cfg)
-    folds, source = resolve_folds(cohort, cfg)
-    usable, excluded = eligible_ids(cohort, mcfg)
-    usable_set = set(usable)
-    folds = [Split(tuple(c for c in f.train if c in usable_set), tuple(c for c in f.val if c in usable_set)) for f in folds]
-    for k, f in enumerate(folds):
-        if not f.val:
-            raise InputError(f"fold {k} ({source}) has no usable validation patient; use fewer folds.")
-        check_fold_events(k, f.train, cohort, source)
+    folds, source, excluded = usable_folds(cohort, cfg, mcfg)
     record = {
         "train": cfg.to_dict(),
         "model": mcfg.to_dict(),
@@ -211,17 +220,38 @@ def _train_cv(cohort, cfg, out, force, d, progress, on_record, only_folds) -> di
             run.release()
 
 
+@dataclasses.dataclass
+class FoldData:
+    """One fold's inputs, everything fitted on its training patients: scaler, time-bin edges, examples."""
+
+    scaler: object | None  # GenomicScaler (None without genomics)
+    cuts: np.ndarray  # (K − 1,) bin edges: quartiles of the training fold's uncensored times
+    train: list  # list[Example]
+    val: list  # list[Example]
+
+
+def prepare_fold(cohort: Cohort, cfg: TrainConfig, mcfg: ModelConfig, train_ids, val_ids) -> FoldData:
+    """Scaler and bins from ``train_ids`` only, then the examples of both parts."""
+    use_g = model_modalities(mcfg)[1]
+    scaler = cohort.fit_scaler(train_ids) if use_g else None
+    tr_p = [cohort.patient(c) for c in train_ids]
+    cuts = bin_edges(np.array([p.survival_months for p in tr_p]), np.array([p.censorship for p in tr_p]), cfg.n_bins)
+    return FoldData(scaler, cuts, make_examples(cohort, train_ids, mcfg, scaler, cuts), make_examples(cohort, val_ids, mcfg, scaler, cuts))
+
+
+def new_model(mcfg: ModelConfig, cfg: TrainConfig, fold: int, d: Dist):
+    """A freshly initialised model for ``fold``, seeded by (cfg.seed, fold), on the rank's device."""
+    torch.manual_seed(cfg.seed * 1009 + fold)
+    return build_model(mcfg).to(d.device)
+
+
 def _train_one_fold(cohort, cfg, mcfg, split: Split, k: int, n_folds: int, run: RunFolder, d: Dist, log, progress, extra) -> dict | None:
     t0 = time.perf_counter()
     use_p, use_g = model_modalities(mcfg)
-    scaler = cohort.fit_scaler(split.train) if use_g else None
-    tr_p = [cohort.patient(c) for c in split.train]
-    cuts = bin_edges(np.array([p.survival_months for p in tr_p]), np.array([p.censorship for p in tr_p]), cfg.n_bins)
-    train_ex = make_examples(cohort, split.train, mcfg, scaler, cuts)
-    val_ex = make_examples(cohort, split.val, mcfg, scaler, cuts)
+    data = prepare_fold(cohort, cfg, mcfg, split.train, split.val)
+    scaler, cuts, train_ex, val_ex = data.scaler, data.cuts, data.train, data.val
     log({"event": "fold_start", "fold": k, "n_train": len(train_ex), "n_val": len(val_ex)})
-    torch.manual_seed(cfg.seed * 1009 + k)
-    model = build_model(mcfg).to(d.device)
+    model = new_model(mcfg, cfg, k, d)
     wrapped = wrap_model(model, d)
     bar = _progress_bar(cfg.epochs * len(train_ex), f"fold {k + 1}/{n_folds}", progress and d.is_main)
     state = {"c": None}

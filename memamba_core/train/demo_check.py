@@ -1,10 +1,11 @@
 """Checks against the demo cohort's saved truth: does the Pathology Expert attend to the risk-driving tissue?
 
-The demo's risk depends on the tumour fraction of each slide; ``truth/patch_classes/<slide>.npy``
-holds the (N,) class of every patch, rows aligned with the slide's feature rows.
-:func:`attention_auroc` scores, for each patient predicted by the fold model
-that did *not* train on them, how well the Pathology Expert's attention ranks
-tumour patches above the others (AUROC per slide, then mean and median).
+The demo's risk depends on the high-grade tumour fraction of each slide (``truth/model.json``
+names the risk-driving class); ``truth/patch_classes/<slide>.npy`` holds the (N,) class of every
+patch, rows aligned with the slide's feature rows. :func:`attention_auroc` scores, for each
+patient predicted by the fold model that did *not* train on them, how well the Pathology
+Expert's attention ranks the risk-driving patches above the others (AUROC per slide with both
+kinds of patch, then mean and median).
 
 :func:`demo_acceptance` runs the issue's acceptance on a demo cohort: the full
 model, pathology-only and genomics-only under the same CV (an ablation run),
@@ -31,7 +32,18 @@ from .runfolder import RunFolder
 
 __all__ = ["attention_auroc", "demo_acceptance"]
 
-TUMOUR = 1  # class index of tumour in the demo's truth (memamba_core.demo.TUMOUR)
+
+
+def risk_class(cohort: Cohort) -> int:
+    """Index of the risk-driving patch class named in ``truth/model.json`` (``classes``, ``risk_driving_class``)."""
+    p = cohort.root / "truth" / "model.json"
+    try:
+        model = json.loads(p.read_text())
+        return int(list(model["classes"]).index(model["risk_driving_class"]))
+    except FileNotFoundError:
+        raise InputError(f"{p}: missing; attention is checked against a cohort's saved truth, which only the demo cohort has.") from None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise InputError(f"{p}: unreadable or without 'classes' / 'risk_driving_class' ({e}); rebuild the demo cohort.") from None
 
 
 def _truth(cohort: Cohort, slide_ids, slide_index: np.ndarray) -> np.ndarray:
@@ -48,12 +60,15 @@ def _truth(cohort: Cohort, slide_ids, slide_index: np.ndarray) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int8)
 
 
-def attention_auroc(run_dir: str | Path, cohort: Cohort, *, keys=("pathology/pool", "pathology/ranked"), positive: int = TUMOUR) -> dict:
-    """Per-slide AUROC of attention (tumour vs other patches) on out-of-fold patients of every finished fold.
+def attention_auroc(run_dir: str | Path, cohort: Cohort, *, keys=("pathology/pool", "pathology/ranked"),
+                    positive: int | None = None) -> dict:
+    """Per-slide AUROC of attention (risk-driving vs other patches) on out-of-fold patients of every finished fold.
 
-    Returns ``{key: {"mean", "median", "n_slides"}, "per_patient": {case_id: {key: auroc}}}``.
+    ``positive``: the class index of the risk-driving patches (default: :func:`risk_class`).
+    Returns ``{key: {"mean", "median", "n_slides"}, "positive_class", "per_patient": {case_id: {key: auroc}}}``.
     Slides whose patches are all of one kind are skipped (AUROC undefined).
     """
+    positive = risk_class(cohort) if positive is None else positive
     run = RunFolder(run_dir)
     folds = run.finished_folds()
     if not folds:
@@ -73,7 +88,7 @@ def attention_auroc(run_dir: str | Path, cohort: Cohort, *, keys=("pathology/poo
                 if key in out.attention:
                     scores[key] = float(roc_auc_score(labels, out.attention[key].detach().float().cpu().numpy()))
             per_patient[cid] = scores
-    result: dict = {"per_patient": per_patient}
+    result: dict = {"per_patient": per_patient, "positive_class": int(positive)}
     for key in keys:
         vals = [s[key] for s in per_patient.values() if key in s]
         result[key] = {"mean": float(np.mean(vals)) if vals else None, "median": float(np.median(vals)) if vals else None,

@@ -14,7 +14,9 @@ step's ``grad_accum`` patients are dealt round-robin to the ranks; each rank
 back-propagates its share scaled by ``world / n_step``; DDP averages the
 gradients over ranks, so the step sees the mean over the step's patients — the
 same update as one process. Ranks with one patient fewer run a zero-weighted
-pass so every rank joins the same collectives. Evaluation is sharded the same
+pass so every rank joins the same collectives. A genomics-only batched step
+runs each rank's share as one batch on the unwrapped model and averages the
+gradients with :meth:`Dist.average_gradients`. Evaluation is sharded the same
 way and gathered. Rank 0 alone writes files; the others wait at barriers.
 """
 
@@ -66,6 +68,23 @@ class Dist:
         out = [None] * self.world
         tdist.all_gather_object(out, obj)
         return out
+
+    def average_gradients(self, params) -> None:
+        """Average the ``.grad`` of ``params`` over ranks in place (one flat all-reduce).
+
+        What DDP does in ``backward`` — for passes that bypass the DDP wrapper
+        (the batched genomics-only step, see :mod:`memamba_core.train.loop`).
+        Every rank must hold grads for the same parameters (None elsewhere).
+        """
+        if not self.active:
+            return
+        grads = [p.grad for p in params if p.grad is not None]
+        if not grads:
+            return
+        flat = torch.cat([g.reshape(-1) for g in grads]) / self.world
+        tdist.all_reduce(flat, op=tdist.ReduceOp.SUM)
+        for g, part in zip(grads, flat.split([g.numel() for g in grads])):
+            g.copy_(part.view_as(g))
 
     def broadcast(self, obj):
         """Rank 0's ``obj`` on every rank."""

@@ -1,0 +1,256 @@
+"""Nested cross-validation: hyper-parameters chosen on inner splits of each training fold only.
+
+For every outer fold k (the cohort's split files, or generated folds — as ``train_cv``):
+
+1. its *training* patients are cut into ``n_inner`` patient-level folds stratified
+   by event (:func:`memamba_core.data.splits.make_folds`, seed ``inner_split_seed``);
+2. every candidate of the grid is trained on each inner training part and scored
+   by the C-index on the inner held-out part (scaler and time bins fitted on the
+   inner training part; risk averaged over ``inner_seeds`` runs); a candidate's
+   score is the mean over the inner folds;
+3. the best-scoring candidate (ties: the first in grid order) is retrained on the
+   whole training fold once per seed 0 … ``ensemble`` − 1, each run exactly the
+   fold ``memamba train --seed s`` would train with that config; the validation
+   patients' risk and survival curves are averaged over the seeds and scored.
+
+The outer validation fold is read only in step 3, after the choice, so its
+score is an honest estimate of the whole procedure (selection included).
+
+Run folder (single process)::
+
+    <run>/config.json                 the grid, n_inner, inner_seeds, ensemble, cohort, folds
+    <run>/progress.jsonl              one line per inner score and per fold
+    <run>/fold_<k>/predictions.csv    the ensemble's validation predictions (risk, S_1 … S_K)
+    <run>/fold_<k>/selection.json     written last: every candidate's inner scores, the winner,
+                                      per-seed and ensemble validation metrics
+    <run>/oof_predictions.csv, summary.json   rebuilt after each fold
+
+Rerunning the same call resumes (finished folds are skipped); a folder made
+with other settings is refused unless ``force``. No weights are saved: the
+folder records a procedure's score, not a model to deploy.
+
+Seed keys: the inner fit (k, j, seed s) uses fold key ``100·(k+1) + j``
+(model init, patient order, dropout); the final fit of seed s uses fold key k.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..data import Cohort
+from ..data.splits import make_folds
+from ..errors import InputError
+from ..paths import atomic_write_text
+from .config import TrainConfig
+from .cv import FoldData, new_model, prepare_fold, resolve_model_config, usable_folds
+from .distributed import Dist
+from .evaluate import fold_metrics
+from .examples import check_fold_events
+from .loop import _c_index, fit_fold, predict_examples
+from .runfolder import RunFolder, survival_columns
+
+__all__ = ["train_nested", "inner_scores", "fit_ensemble", "NestedFolder"]
+
+
+class NestedFolder(RunFolder):
+    """A run folder of :func:`train_nested`: a fold is done when its ``selection.json`` parses."""
+
+    def fold_done(self, k: int) -> bool:
+        d = self.fold_dir(k)
+        if not (d / "predictions.csv").is_file():
+            return False
+        try:
+            sel = json.loads((d / "selection.json").read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return False
+        return isinstance(sel, dict) and sel.get("fold") == k
+
+
+def _check_grid(grid: dict[str, TrainConfig]) -> None:
+    if not grid:
+        raise InputError("nested selection: the grid is empty; give at least one candidate TrainConfig.")
+    first = next(iter(grid.values()))
+    for name, cfg in grid.items():
+        for f in ("folds", "n_folds", "n_bins"):
+            if getattr(cfg, f) != getattr(first, f):
+                raise InputError(f"nested selection: candidate {name!r} has {f}={getattr(cfg, f)!r}, the first "
+                                 f"{getattr(first, f)!r}; candidates must share the folds and the time bins.")
+        if (cfg.model.uses_pathology, cfg.model.uses_genomics) != (first.model.uses_pathology, first.model.uses_genomics):
+            raise InputError(f"nested selection: candidate {name!r} reads other modalities than the first; "
+                             "candidates must train on the same patients.")
+
+
+def fit_ensemble(cohort: Cohort, cfg: TrainConfig, data: FoldData, fold: int, seeds: int, d: Dist) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Train ``cfg`` with seeds 0 … seeds−1 on ``data.train`` (fold key ``fold``); predict ``data.val``.
+
+    Returns (mean risk (P,), mean survival (P, K), each seed's risk).
+    """
+    mcfg = resolve_model_config(cohort, cfg)
+    risks, survs = [], []
+    for s in range(seeds):
+        run_cfg = cfg.replace(seed=s)
+        model = new_model(mcfg, run_cfg, fold, d)
+        fit_fold(model, data.train, run_cfg, fold, d)
+        r, sv = predict_examples(model, data.val, d)
+        risks.append(r)
+        survs.append(sv)
+    return np.mean(risks, axis=0), np.mean(survs, axis=0), risks
+
+
+def inner_scores(cohort: Cohort, grid: dict[str, TrainConfig], train_ids, fold: int, *, n_inner: int = 3,
+                 inner_seeds: int = 1, inner_split_seed: int = 0, d: Dist | None = None,
+                 on_score: Callable[[dict], None] | None = None) -> dict[str, dict]:
+    """Every candidate's inner C-index on stratified inner folds of ``train_ids`` (outer fold ``fold``).
+
+    Returns {name: {"mean": mean over inner folds, "inner": [C-index per inner fold]}}.
+    """
+    d = d or Dist()
+    ids = list(train_ids)
+    inner = make_folds(ids, np.array([cohort.patient(c).event for c in ids]), n_inner, inner_split_seed)
+    for j, part in enumerate(inner):
+        check_fold_events(j, part.train, cohort, f"inner fold {j} of outer fold {fold}")
+    cache: dict[tuple, FoldData] = {}
+    out = {}
+    for name, cfg in grid.items():
+        mcfg = resolve_model_config(cohort, cfg)
+        per = []
+        for j, part in enumerate(inner):
+            key = (j, cfg.n_bins)
+            if key not in cache:
+                cache[key] = prepare_fold(cohort, cfg, mcfg, part.train, part.val)
+            data = cache[key]
+            risk, _, _ = fit_ensemble(cohort, cfg, data, 100 * (fold + 1) + j, inner_seeds, d)
+            per.append(_c_index([e.time for e in data.val], [e.censorship for e in data.val], risk))
+        scored = [c for c in per if c is not None]
+        out[name] = {"mean": float(np.mean(scored)) if scored else None, "inner": per}
+        if on_score is not None:
+            on_score({"event": "inner", "fold": fold, "candidate": name, **out[name]})
+    return out
+
+
+def _winner(scores: dict[str, dict]) -> str:
+    best, best_score = None, -np.inf
+    for name, s in scores.items():  # grid order: the first of equal scores wins
+        if s["mean"] is not None and s["mean"] > best_score:
+            best, best_score = name, s["mean"]
+    if best is None:
+        raise InputError("nested selection: no candidate has an inner C-index (inner folds without comparable pairs).")
+    return best
+
+
+def train_nested(cohort: Cohort, grid: dict[str, TrainConfig], out: str | Path, *, n_inner: int = 3,
+                 inner_seeds: int = 1, ensemble: int = 10, inner_split_seed: int = 0, force: bool = False,
+                 only_folds: list[int] | None = None, on_record: Callable[[dict], None] | None = None) -> dict:
+    """Nested selection over ``grid`` on ``cohort``'s folds into the run folder ``out``; returns the summary.
+
+    Args:
+        grid: candidate name → TrainConfig (their ``seed`` is ignored: seeds are set by the procedure).
+        n_inner: inner folds per training fold.
+        inner_seeds: runs averaged per inner fit.
+        ensemble: seeds of the final retrain on the whole training fold (risks averaged).
+        inner_split_seed: seed of the inner stratified folds.
+        force / only_folds / on_record: as :func:`~memamba_core.train.cv.train_cv`.
+
+    Raises:
+        InputError (nothing overwritten): an empty or inconsistent grid, folds without
+        events (outer or inner), a folder made with other settings, a folder in use.
+    """
+    _check_grid(grid)
+    if n_inner < 2 or inner_seeds < 1 or ensemble < 1:
+        raise InputError(f"nested selection: n_inner must be ≥ 2, inner_seeds and ensemble ≥ 1; got {n_inner}, {inner_seeds}, {ensemble}.")
+    first = next(iter(grid.values()))
+    threads = torch.get_num_threads()
+    if first.num_threads:
+        torch.set_num_threads(first.num_threads)
+    try:
+        return _train_nested(cohort, grid, Path(out), n_inner, inner_seeds, ensemble, inner_split_seed, force, only_folds, on_record)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_nested(cohort, grid, out, n_inner, inner_seeds, ensemble, inner_split_seed, force, only_folds, on_record) -> dict:
+    first = next(iter(grid.values()))
+    folds, source, excluded = usable_folds(cohort, first, resolve_model_config(cohort, first))
+    record = {
+        "procedure": "nested",
+        "grid": {name: cfg.to_dict() for name, cfg in grid.items()},
+        "n_inner": n_inner, "inner_seeds": inner_seeds, "ensemble": ensemble, "inner_split_seed": inner_split_seed,
+        "cohort": {"name": cohort.name, "n_patients": len(cohort.patients), "excluded": excluded},
+        "fold_source": source,
+        "folds": [{"train": list(f.train), "val": list(f.val)} for f in folds],
+    }
+    run = NestedFolder(out)
+    finished = run.start(record, force=force)
+    d = Dist()
+
+    def log(rec: dict) -> None:
+        run.log(**rec)
+        if on_record is not None:
+            on_record(rec)
+
+    try:
+        log({"event": "run_start" if not finished else "resume", "folds": len(folds), "skipping": finished})
+        for k, split in enumerate(folds):
+            if k in finished or (only_folds is not None and k not in only_folds):
+                continue
+            t0 = time.perf_counter()
+            scores = inner_scores(cohort, grid, split.train, k, n_inner=n_inner, inner_seeds=inner_seeds,
+                                  inner_split_seed=inner_split_seed, d=d, on_score=log)
+            chosen = _winner(scores)
+            cfg = grid[chosen]
+            data = prepare_fold(cohort, cfg, resolve_model_config(cohort, cfg), split.train, split.val)
+            risk, surv, members = fit_ensemble(cohort, cfg, data, k, ensemble, d)
+            times, cens = [e.time for e in data.val], [e.censorship for e in data.val]
+            metrics = fold_metrics([e.time for e in data.train], [e.censorship for e in data.train], times, cens, risk, surv, data.cuts)
+            frame = pd.DataFrame({"case_id": [e.case_id for e in data.val], "fold": k, "risk": risk})
+            for j, col in enumerate(survival_columns(surv.shape[1])):
+                frame[col] = surv[:, j]
+            frame["survival_months"], frame["censorship"] = times, cens
+            fdir = run.fold_dir(k)
+            fdir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(fdir / "predictions.csv", frame.to_csv(index=False, float_format="%.6g"))
+            selection = {
+                "fold": k, "chosen": chosen, "inner_scores": scores, "metrics": metrics,
+                "member_c_index": [_c_index(times, cens, r) for r in members],
+                "cuts": [float(c) for c in data.cuts], "n_train": len(data.train), "n_val": len(data.val),
+                "val_case_ids": [e.case_id for e in data.val], "seconds": time.perf_counter() - t0,
+            }
+            atomic_write_text(fdir / "selection.json", json.dumps(selection, indent=2, allow_nan=False))
+            log({"event": "fold_end", "fold": k, "chosen": chosen, "inner_mean": scores[chosen]["mean"],
+                 "c_index": metrics.get("c_index"), "seconds": selection["seconds"]})
+        summary = _rebuild(run, len(folds), record)
+        log({"event": "run_end", "finished": run.finished_folds()})
+        return summary
+    finally:
+        run.release()
+
+
+def _rebuild(run: NestedFolder, n_folds: int, record: dict) -> dict:
+    """oof_predictions.csv + summary.json from the finished folds."""
+    frames, per_fold = [], []
+    for k in run.finished_folds():
+        frames.append(pd.read_csv(run.fold_dir(k) / "predictions.csv", dtype={"case_id": str}))
+        sel = json.loads((run.fold_dir(k) / "selection.json").read_text(encoding="utf-8"))
+        per_fold.append({"fold": k, "chosen": sel["chosen"], "inner_mean": sel["inner_scores"][sel["chosen"]]["mean"],
+                         "c_index": sel["metrics"].get("c_index"), "member_c_index": sel["member_c_index"],
+                         "n": sel["n_val"], "n_events": int((frames[-1]["censorship"] == 0).sum()), "seconds": sel["seconds"]})
+    if frames:
+        atomic_write_text(run.oof_path, pd.concat(frames, ignore_index=True).to_csv(index=False, float_format="%.6g"))
+    c = [f["c_index"] for f in per_fold if f["c_index"] is not None]
+    summary = {
+        "procedure": "nested", "fold_source": record["fold_source"], "n_folds": n_folds,
+        "n_folds_finished": len(per_fold), "complete": len(per_fold) == n_folds,
+        "n_inner": record["n_inner"], "inner_seeds": record["inner_seeds"], "ensemble": record["ensemble"],
+        "candidates": list(record["grid"]), "folds": per_fold,
+        "mean_c_index": float(np.mean(c)) if c else None,
+        "std_c_index": float(np.std(c, ddof=1)) if len(c) > 1 else None,
+    }
+    atomic_write_text(run.summary_path, json.dumps(summary, indent=2, allow_nan=False))
+    return summary
