@@ -31,3 +31,16 @@ def single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def block_by_backend(block, x: torch.Tensor, backends: tuple[str, ...]) -> dict:
+    """Run ``block`` on ``x`` with each scan backend: {backend: (y, dL/dx, [dL/dparam])} for L = Σ y²."""
+    results = {}
+    for backend in backends:
+        block.backend = backend
+        block.zero_grad()
+        xi = x.clone().requires_grad_()
+        y = block(xi)
+        y.pow(2).sum().backward()
+        results[backend] = (y.detach(), xi.grad, [p.grad.clone() for p in block.parameters()])
+    return results

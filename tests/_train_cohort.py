@@ -112,6 +112,22 @@ def write_truth(root: Path) -> None:
         np.save(out / f"{p.stem}.npy", (feats[:, 1] > 0).numpy().astype(np.int8), allow_pickle=False)
 
 
+def train_two_processes(cohort: Path, out: Path, args: list[str]):
+    """``torchrun --standalone --nproc_per_node 2 -m memamba_core.cli train COHORT --out OUT ARGS`` with a clean
+    distributed environment and one OpenMP thread per process; returns the CompletedProcess."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    env["OMP_NUM_THREADS"] = "1"
+    return subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "memamba_core.cli", "train", str(cohort), "--out", str(out), *args],
+        capture_output=True, text=True, timeout=400, env=env,
+    )
+
+
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """Run a test module's model passes on one CPU thread (tiny ops: threads only add contention); restored after."""

@@ -1,9 +1,6 @@
 """Two CPU processes under torchrun (gloo + DistributedDataParallel) give the same run as one process."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -11,7 +8,7 @@ import pytest
 
 from memamba_core.cli import main
 from memamba_core.train.distributed import Dist, init_distributed
-from tests._train_cohort import make_cohort, one_thread  # one_thread: autouse fixture
+from tests._train_cohort import make_cohort, train_two_processes, one_thread  # one_thread: autouse fixture
 
 ARGS = ["--epochs", "2", "--d-model", "16", "--set", "d_state=4", "--set", "n_layers=1", "--grad-accum", "4",
         "--folds", "generated", "--n-folds", "2", "--num-threads", "1", "--no-progress", "--max-train-patches", "16",
@@ -29,13 +26,7 @@ def test_single_process_without_torchrun_env(monkeypatch):
 def test_two_processes_match_one(tmp_path):
     cohort = make_cohort(tmp_path / "tiny", n=14)
     assert main(["train", str(cohort), "--out", str(tmp_path / "one"), *ARGS]) == 0
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
-    env["OMP_NUM_THREADS"] = "1"
-    proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "-m", "memamba_core.cli", "train", str(cohort), "--out", str(tmp_path / "two"), *ARGS],
-        capture_output=True, text=True, timeout=400, env=env,
-    )
+    proc = train_two_processes(cohort, tmp_path / "two", ARGS)
     assert proc.returncode == 0, proc.stderr[-3000:]
     one = pd.read_csv(tmp_path / "one" / "oof_predictions.csv")
     two = pd.read_csv(tmp_path / "two" / "oof_predictions.csv")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from memamba_core.ssm import HAS_CAUSAL_CONV1D, HAS_MAMBA_SSM, Mamba
-from tests._model_helpers import single_thread  # noqa: F401  (autouse: one thread per test)
+from tests._model_helpers import block_by_backend, single_thread  # noqa: F401  (autouse: one thread per test)
 
 # mamba_ssm.modules.mamba_simple.Mamba(d_model=32) state_dict, written out: the transfer contract
 EXPECTED_SHAPES = {
@@ -42,14 +42,7 @@ def test_backends_give_same_output_and_gradients(length):
     torch.manual_seed(1)
     block = Mamba(16, d_state=4).double()
     x = torch.randn(2, length, 16, dtype=torch.float64)
-    results = {}
-    for backend in ("reference", "torch"):
-        block.backend = backend
-        block.zero_grad()
-        xi = x.clone().requires_grad_()
-        y = block(xi)
-        y.pow(2).sum().backward()
-        results[backend] = (y.detach(), xi.grad, [p.grad.clone() for p in block.parameters()])
+    results = block_by_backend(block, x, ("reference", "torch"))
     (y1, gx1, gp1), (y2, gx2, gp2) = results["reference"], results["torch"]
     torch.testing.assert_close(y1, y2)
     torch.testing.assert_close(gx1, gx2)

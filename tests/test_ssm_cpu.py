@@ -21,7 +21,7 @@ from memamba_core.ssm import (
 from memamba_core.ssm import cpu_kernel, scan_cpu
 from memamba_core.ssm.inference import mamba_stream_
 from memamba_core.ssm.scan_cpu import scan_time_major, selective_scan_cpu
-from tests._model_helpers import single_thread  # noqa: F401  (autouse: one thread per test)
+from tests._model_helpers import block_by_backend, single_thread  # noqa: F401  (autouse: one thread per test)
 
 HAS_COMPILER = os.name != "nt" and any(shutil.which(c) for c in ("cc", "gcc", "clang"))
 needs_kernel = pytest.mark.skipif(cpu_kernel.unavailable_reason() is not None, reason="fused CPU kernel unavailable")
@@ -216,14 +216,7 @@ def test_mamba_block_on_the_kernel_matches_the_torch_path():
     with torch.no_grad():
         block.D.normal_()
     x = torch.randn(2, 70, 12)
-    results = {}
-    for backend in ("torch", "cpu"):
-        block.backend = backend
-        block.zero_grad()
-        xi = x.clone().requires_grad_()
-        y = block(xi)
-        y.pow(2).sum().backward()
-        results[backend] = (y.detach(), xi.grad, [p.grad.clone() for p in block.parameters()])
+    results = block_by_backend(block, x, ("torch", "cpu"))
     (y1, gx1, gp1), (y2, gx2, gp2) = results["torch"], results["cpu"]
     torch.testing.assert_close(y2, y1, **TOL32)
     torch.testing.assert_close(gx2, gx1, rtol=1e-3, atol=1e-3)

@@ -1,8 +1,5 @@
 """Genomics-only models train on a step's patients in one batched pass: the same update as one pass per patient."""
 
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -18,7 +15,7 @@ from memamba_core.train import loop
 from memamba_core.train.cv import new_model, prepare_fold, resolve_folds, resolve_model_config
 from memamba_core.train.distributed import Dist
 from memamba_core.train.loop import fit_fold, predict_examples
-from tests._train_cohort import make_cohort, tiny_train, one_thread  # one_thread: autouse fixture
+from tests._train_cohort import make_cohort, train_two_processes, tiny_train, one_thread  # one_thread: autouse fixture
 
 SIZES = (5, 7, 3)
 GENOMIC_MODELS = {
@@ -142,13 +139,7 @@ def test_two_processes_match_one_on_batched_genomics_steps(tmp_path):
             "--set", "dropout=0", "--grad-accum", "5", "--l1-genomic", "0.5", "--folds", "generated", "--n-folds", "2",
             "--num-threads", "1", "--no-progress", "--eval-every", "1"]
     assert main(["train", str(cohort), "--out", str(tmp_path / "one"), *args]) == 0
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
-    env["OMP_NUM_THREADS"] = "1"
-    proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "-m", "memamba_core.cli", "train", str(cohort), "--out", str(tmp_path / "two"), *args],
-        capture_output=True, text=True, timeout=400, env=env,
-    )
+    proc = train_two_processes(cohort, tmp_path / "two", args)
     assert proc.returncode == 0, proc.stderr[-3000:]
     one = pd.read_csv(tmp_path / "one" / "oof_predictions.csv")
     two = pd.read_csv(tmp_path / "two" / "oof_predictions.csv")
