@@ -30,6 +30,23 @@ def test_config_difference_is_named(tmp_path):
         RunFolder(tmp_path).start({"train": {}})
 
 
+def test_a_run_made_before_an_option_existed_resumes_while_the_option_is_off(tmp_path):
+    """Upgrading must not strand half-finished runs: a missing key counts as its default, nothing else."""
+    old = {"train": {"lr": 1}, "folds": [[1, 2]]}
+    r = RunFolder(tmp_path)
+    r.start(old)
+    r.release()
+    defaults = {"train": {"modality_dropout": 0.0}}
+    r = RunFolder(tmp_path)
+    assert r.start({"train": {"lr": 1, "modality_dropout": 0.0}, "folds": [[1, 2]]}, defaults=defaults) == []
+    r.release()
+    assert "modality_dropout" not in (tmp_path / "config.json").read_text()  # the old record is left as written
+    with pytest.raises(InputError, match=r"train\.modality_dropout: '<absent>' → 0\.25"):
+        RunFolder(tmp_path).start({"train": {"lr": 1, "modality_dropout": 0.25}, "folds": [[1, 2]]}, defaults=defaults)
+    with pytest.raises(InputError, match=r"modality_dropout"):  # without defaults the absence is a difference
+        RunFolder(tmp_path).start({"train": {"lr": 1, "modality_dropout": 0.0}, "folds": [[1, 2]]})
+
+
 def test_progress_log_tolerates_a_torn_last_line(tmp_path):
     r = RunFolder(tmp_path)
     r.start({"train": {}})

@@ -91,4 +91,5 @@ class MEMamba(SurvivalModel):
             transport_plan=plan,
             expert_weights=expert_weights,
             mmd=mmd,
+            expert_logits={n: self.head(pooled[n]) for n in names} if len(names) > 1 else None,
         )

@@ -33,6 +33,9 @@ class SurvivalOutput:
         expert_weights: the head's weight per expert ("pathology", "genomics",
             "synergy"; absent experts 0.0), summing to 1.
         mmd: () the weighted MMD term to add to the loss (0 when off).
+        expert_logits: (K,) logits of the head applied to each expert's pooled vector
+            alone (ME-Mamba with more than one expert; else empty): what each expert
+            predicts by itself, used by the trainer's ``expert_aux_weight``.
     """
 
     logits: torch.Tensor
@@ -43,6 +46,7 @@ class SurvivalOutput:
     transport_plan: torch.Tensor | None = None
     expert_weights: dict[str, float] = field(default_factory=dict)
     mmd: torch.Tensor | None = None
+    expert_logits: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 def make_output(
@@ -51,6 +55,7 @@ def make_output(
     transport_plan: torch.Tensor | None = None,
     expert_weights: dict[str, float] | None = None,
     mmd: torch.Tensor | None = None,
+    expert_logits: dict[str, torch.Tensor] | None = None,
 ) -> SurvivalOutput:
     """Build a :class:`SurvivalOutput` from (K,) logits (hazards, survival, risk derived)."""
     hazards = hazards_from_logits(logits)
@@ -64,4 +69,5 @@ def make_output(
         transport_plan=transport_plan,
         expert_weights=expert_weights or {},
         mmd=logits.new_zeros(()) if mmd is None else mmd,
+        expert_logits=expert_logits or {},
     )

@@ -54,6 +54,8 @@ class TrainConfig:
     grad_accum: int = 32  # patients per optimiser step (batch of one, accumulated)
     batch_genomics: bool = True  # genomics-only models: a step's patients in one batched pass (False: one pass per patient)
     alpha_surv: float = 0.0  # MCAT's up-weighting of the uncensored NLL term
+    modality_dropout: float = 0.0  # bimodal models: drop the slide, or else the genomics, each with this probability per training pass (0 = off)
+    expert_aux_weight: float = 0.0  # multi-expert models: + this weight × the mean NLL of each expert's own prediction (0 = off)
     l1_genomic: float = 0.0  # proximal L1 on the genomic input weights: soft-threshold by lr·λ after each step (0 = off)
     seed: int = 0  # model init, patient order, dropout, patch subsampling
     selection: str = "last"  # last: report the last epoch | inner_val: best epoch on an inner split of the training fold
@@ -82,6 +84,8 @@ class TrainConfig:
             (self.grad_accum >= 1, f"grad_accum must be ≥ 1, got {self.grad_accum}"),
             (isinstance(self.batch_genomics, bool), f"batch_genomics must be true or false, got {self.batch_genomics!r}"),
             (0 <= self.alpha_surv <= 1, f"alpha_surv must be in [0, 1], got {self.alpha_surv}"),
+            (0 <= self.modality_dropout <= 0.5, f"modality_dropout must be in [0, 0.5] (each modality is dropped with this probability, never both), got {self.modality_dropout}"),
+            (self.expert_aux_weight >= 0, f"expert_aux_weight must be ≥ 0 (0 = off), got {self.expert_aux_weight}"),
             (self.l1_genomic >= 0, f"l1_genomic must be ≥ 0 (0 = off), got {self.l1_genomic}"),
             (0 < self.inner_val_fraction < 0.5, f"inner_val_fraction must be in (0, 0.5), got {self.inner_val_fraction}"),
             (self.max_train_patches >= 0, f"max_train_patches must be ≥ 0 (0 = all), got {self.max_train_patches}"),

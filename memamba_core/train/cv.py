@@ -195,7 +195,7 @@ def _train_cv(cohort, cfg, out, force, d, progress, on_record, only_folds) -> di
         "folds": [{"train": list(f.train), "val": list(f.val)} for f in folds],
     }
     run = RunFolder(out)
-    finished = _shared(d, lambda: run.start(record, force=force))
+    finished = _shared(d, lambda: run.start(record, force=force, defaults={"train": json.loads(json.dumps(TrainConfig().to_dict()))}))
     todo = [k for k in range(len(folds)) if k not in finished and (only_folds is None or k in only_folds)]
     extra = {"cohort": cohort.name, "model": mcfg.model, "fold_source": source, "excluded": excluded}
 

@@ -18,6 +18,13 @@ dropout masks of its patients together, keyed by (seed, fold, epoch, step,
 rank): as deterministic, with the same per-patient distribution, but not the
 accumulated path's masks (without dropout the two paths agree to rounding).
 
+Modality dropout (``TrainConfig.modality_dropout`` = p, bimodal models only): in
+training, a patient with both modalities is shown without its slide with
+probability p and without its genomics with probability p (never both), keyed
+like the rest. The model then drops that expert and the Synergistic Expert from
+its aggregation, so the shared head learns to read each expert alone as well as
+together: one modality cannot carry the training loss while the other is ignored.
+
 Selection (``TrainConfig.selection``):
 * ``last`` — the model after the last epoch. The reported validation fold is
   never looked at to choose anything.
@@ -57,14 +64,26 @@ def _seed_torch(key: np.random.SeedSequence) -> None:
     torch.manual_seed(int(key.generate_state(1, dtype=np.uint64)[0] & 0x7FFFFFFFFFFFFFFF))
 
 
-def _forward(model: nn.Module, ex: Example, device: torch.device, max_patches: int, rng: np.random.Generator | None):
+def _forward(model: nn.Module, ex: Example, device: torch.device, max_patches: int, rng: np.random.Generator | None,
+             modality_dropout: float = 0.0):
     feats = ex.features()
     if feats is not None:
         if rng is not None:
             feats = subsample_patches(feats, max_patches, rng)
         feats = feats.to(device, non_blocking=True)
     omics = None if ex.omics is None else [t.to(device) for t in ex.omics]
+    if rng is not None and modality_dropout > 0 and feats is not None and omics is not None and _bimodal(model):
+        u = rng.random()  # drawn after the patch subsample, so modality_dropout = 0 leaves the old draws as they were
+        if u < modality_dropout:
+            feats = None
+        elif u < 2 * modality_dropout:
+            omics = None
     return model(feats, omics)
+
+
+def _bimodal(model: nn.Module) -> bool:
+    cfg = getattr(getattr(model, "module", model), "cfg", None)
+    return cfg is not None and cfg.uses_pathology and cfg.uses_genomics
 
 
 def _loss(out, ex: Example, cfg: TrainConfig, device: torch.device) -> torch.Tensor:
@@ -73,6 +92,9 @@ def _loss(out, ex: Example, cfg: TrainConfig, device: torch.device) -> torch.Ten
     loss = nll_loss(out.logits.reshape(1, -1), y, c, alpha=cfg.alpha_surv)
     if out.mmd is not None:
         loss = loss + out.mmd  # already weighted by the model (mmd_weight; 0 when off)
+    if cfg.expert_aux_weight > 0 and out.expert_logits:
+        aux = [nll_loss(v.reshape(1, -1), y, c, alpha=cfg.alpha_surv) for v in out.expert_logits.values()]
+        loss = loss + cfg.expert_aux_weight * torch.stack(aux).mean()
     return loss
 
 
@@ -193,7 +215,7 @@ def _accumulated_step(model, examples, step, cfg: TrainConfig, fold: int, epoch:
         _seed_torch(key)
         rng = np.random.default_rng(key)
         with no_sync(model, skip=j < m - 1):
-            out = _forward(model, examples[i], d.device, cfg.max_train_patches, rng)
+            out = _forward(model, examples[i], d.device, cfg.max_train_patches, rng, cfg.modality_dropout)
             loss = _loss(out, examples[i], cfg, d.device)
             (loss * (scale if real else 0.0)).backward()
         if real:

@@ -55,6 +55,19 @@ def _diff(old, new, prefix: str = "") -> list[str]:
     return [f"{prefix.rstrip('.')} differs"]
 
 
+def _with_defaults(old: dict, new: dict, defaults: dict) -> dict:
+    """``old`` with each ``defaults`` key it lacks filled in, where ``new`` has exactly that default."""
+    out = dict(old)
+    for section, values in defaults.items():
+        if isinstance(out.get(section), dict) and isinstance(new.get(section), dict):
+            filled = dict(out[section])
+            for k, v in values.items():
+                if k not in filled and k in new[section] and new[section][k] == v:
+                    filled[k] = v
+            out[section] = filled
+    return out
+
+
 class RunFolder:
     """One run folder (created on :meth:`start`). Paths are properties; writes are atomic."""
 
@@ -121,12 +134,14 @@ class RunFolder:
         return data
 
     # ---- starting / resuming -------------------------------------------
-    def start(self, record: dict, *, force: bool = False) -> list[int]:
+    def start(self, record: dict, *, force: bool = False, defaults: dict | None = None) -> list[int]:
         """Create or resume the folder for ``record`` (config + cohort + folds).
 
         Returns the finished folds to skip. Raises InputError, writing nothing,
         when the folder holds a run with a different record (unless ``force``)
-        or unrelated files.
+        or unrelated files. ``defaults`` ({section: {key: default}}): a key a run
+        folder's record lacks (made before the option existed) counts as that
+        default, so runs of an earlier version still resume when the new option is off.
         """
         record = {"format": FORMAT, **record}
         record = json.loads(json.dumps(record))  # normalise tuples → lists
@@ -143,7 +158,9 @@ class RunFolder:
                     f"{self.path}: the folder is not empty ({', '.join(sorted(stray)[:5])}) and holds no run config; "
                     f"choose a new --out folder (nothing was written)."
                 )
-        elif old != record:
+        else:
+            old = _with_defaults(old, record, defaults or {})
+        if old is not None and old != record:
             if not force:
                 self.release()
                 diffs = _diff(old, record)
