@@ -22,8 +22,11 @@ Modality dropout (``TrainConfig.modality_dropout`` = p, bimodal models only): in
 training, a patient with both modalities is shown without its slide with
 probability p and without its genomics with probability p (never both), keyed
 like the rest. The model then drops that expert and the Synergistic Expert from
-its aggregation, so the shared head learns to read each expert alone as well as
-together: one modality cannot carry the training loss while the other is ignored.
+its aggregation, so the shared head also learns to read each expert alone. The
+per-expert auxiliary loss (``expert_aux_weight`` = w, ME-Mamba) adds w × the mean
+NLL of each expert's own prediction (``SurvivalOutput.expert_logits``). Both aim at
+a model that lets one modality carry the loss; on the demo neither lifted ME-Mamba
+above its pathology-only variant (docs/training.md).
 
 Selection (``TrainConfig.selection``):
 * ``last`` — the model after the last epoch. The reported validation fold is
