@@ -128,6 +128,21 @@ def train_two_processes(cohort: Path, out: Path, args: list[str]):
     )
 
 
+def assert_two_processes_match_one(cohort: Path, tmp_path: Path, args: list[str]):
+    """``memamba train`` in one process (→ ``tmp_path/one``) and under torchrun with two (→ ``tmp_path/two``);
+    asserts both succeed with the same patients and risks (atol 1e-4); returns their OOF frames (one, two)."""
+    from memamba_core.cli import main
+
+    assert main(["train", str(cohort), "--out", str(tmp_path / "one"), *args]) == 0
+    proc = train_two_processes(cohort, tmp_path / "two", args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    one = pd.read_csv(tmp_path / "one" / "oof_predictions.csv")
+    two = pd.read_csv(tmp_path / "two" / "oof_predictions.csv")
+    assert list(one.case_id) == list(two.case_id)
+    np.testing.assert_allclose(two.risk, one.risk, atol=1e-4)
+    return one, two
+
+
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """Run a test module's model passes on one CPU thread (tiny ops: threads only add contention); restored after."""

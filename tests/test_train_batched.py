@@ -2,11 +2,9 @@
 
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
-from memamba_core.cli import main
 from memamba_core.data import load_cohort
 from memamba_core.errors import InputError
 from memamba_core.models import ModelConfig, build_model
@@ -15,7 +13,7 @@ from memamba_core.train import loop
 from memamba_core.train.cv import new_model, prepare_fold, resolve_folds, resolve_model_config
 from memamba_core.train.distributed import Dist
 from memamba_core.train.loop import fit_fold, predict_examples
-from tests._train_cohort import make_cohort, train_two_processes, tiny_train, one_thread  # one_thread: autouse fixture
+from tests._train_cohort import assert_two_processes_match_one, make_cohort, tiny_train, one_thread  # one_thread: autouse fixture
 
 SIZES = (5, 7, 3)
 GENOMIC_MODELS = {
@@ -138,10 +136,4 @@ def test_two_processes_match_one_on_batched_genomics_steps(tmp_path):
     args = ["--modalities", "genomics", "--epochs", "2", "--d-model", "16", "--set", "d_state=4", "--set", "n_layers=1",
             "--set", "dropout=0", "--grad-accum", "5", "--l1-genomic", "0.5", "--folds", "generated", "--n-folds", "2",
             "--num-threads", "1", "--no-progress", "--eval-every", "1"]
-    assert main(["train", str(cohort), "--out", str(tmp_path / "one"), *args]) == 0
-    proc = train_two_processes(cohort, tmp_path / "two", args)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    one = pd.read_csv(tmp_path / "one" / "oof_predictions.csv")
-    two = pd.read_csv(tmp_path / "two" / "oof_predictions.csv")
-    assert list(one.case_id) == list(two.case_id)
-    np.testing.assert_allclose(two.risk, one.risk, atol=1e-4)
+    assert_two_processes_match_one(cohort, tmp_path, args)

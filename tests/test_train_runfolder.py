@@ -47,6 +47,21 @@ def test_a_run_made_before_an_option_existed_resumes_while_the_option_is_off(tmp
         RunFolder(tmp_path).start({"train": {"lr": 1, "modality_dropout": 0.0}, "folds": [[1, 2]]})
 
 
+def test_defaults_apply_at_any_depth_of_the_record(tmp_path):
+    """A nested run's record holds one training config per grid candidate: each gets the defaults."""
+    r = RunFolder(tmp_path)
+    r.start({"grid": {"a": {"lr": 1}, "b": {"lr": 2}}})
+    r.release()
+    defaults = {"grid": {"a": {"modality_dropout": 0.0}, "b": {"modality_dropout": 0.0}}}
+    r = RunFolder(tmp_path)
+    assert r.start({"grid": {"a": {"lr": 1, "modality_dropout": 0.0}, "b": {"lr": 2, "modality_dropout": 0.0}}},
+                   defaults=defaults) == []
+    r.release()
+    with pytest.raises(InputError, match=r"grid\.b\.modality_dropout"):
+        RunFolder(tmp_path).start({"grid": {"a": {"lr": 1, "modality_dropout": 0.0}, "b": {"lr": 2, "modality_dropout": 0.5}}},
+                                  defaults=defaults)
+
+
 def test_progress_log_tolerates_a_torn_last_line(tmp_path):
     r = RunFolder(tmp_path)
     r.start({"train": {}})

@@ -18,7 +18,7 @@ import ctypes
 import torch
 
 from .cpu_kernel import ConvArgs, require_kernel
-from .scan_cpu import channel_ranges, launch
+from .scan_cpu import launch, per_thread
 
 __all__ = ["conv_silu_stream_", "MAX_CONV_WIDTH"]
 
@@ -56,11 +56,5 @@ def conv_silu_stream_(
         b[:n_inner] = bias.detach()
     base = ConvArgs(n=n_rows, E=n_inner, K=width, x=_f32p(x), x_t=x.stride(0), carry=_f32p(carry), w=_f32p(w))
     base.bias, base.out, base.out_t = _f32p(b), _f32p(out), out.stride(0)
-    calls = []
-    for e0, e1 in channel_ranges(n_inner):
-        a = ConvArgs()
-        ctypes.memmove(ctypes.byref(a), ctypes.byref(base), ctypes.sizeof(ConvArgs))
-        a.e0, a.e1 = e0, e1
-        calls.append(a)
-    launch(require_kernel().ss_conv_silu, calls)
+    launch(require_kernel().ss_conv_silu, per_thread(base, n_inner))
     return out

@@ -41,7 +41,7 @@ from torch.autograd.function import once_differentiable
 
 from .cpu_kernel import SSArgs, require_kernel
 
-__all__ = ["selective_scan_cpu", "scan_time_major", "channel_ranges", "launch", "CHUNK", "SUPPORTED_DTYPES"]
+__all__ = ["selective_scan_cpu", "scan_time_major", "channel_ranges", "per_thread", "launch", "CHUNK", "SUPPORTED_DTYPES"]
 
 CHUNK = 64  # T: steps between state checkpoints, and the rows a chunk-major pass keeps in cache
 SUPPORTED_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
@@ -170,11 +170,12 @@ def _base_args(u, delta, A_g, A2_g, Bm, C, D_p, z, bias_p, softplus, *, time_maj
     return args
 
 
-def _per_thread(base: SSArgs, n_inner: int) -> list[SSArgs]:
+def per_thread(base: ctypes.Structure, n_inner: int) -> list:
+    """Copies of a kernel's argument struct (any with ``e0``/``e1`` fields), one per :func:`channel_ranges` run."""
     calls = []
     for e0, e1 in channel_ranges(n_inner):
-        a = SSArgs()
-        ctypes.memmove(ctypes.byref(a), ctypes.byref(base), ctypes.sizeof(SSArgs))
+        a = type(base)()
+        ctypes.memmove(ctypes.byref(a), ctypes.byref(base), ctypes.sizeof(base))
         a.e0, a.e1 = e0, e1
         calls.append(a)
     return calls
@@ -203,7 +204,7 @@ def scan_time_major(
     args = _base_args(u, delta, A_g, A2_g, Bm, C, D_p, z, bias_p, delta_softplus, time_major=True)
     _set_stream(args, "y", y, time_major=True)
     args.h = _ptr(h)
-    launch(lib.ss_forward, _per_thread(args, n_inner))
+    launch(lib.ss_forward, per_thread(args, n_inner))
     return y
 
 
@@ -220,7 +221,7 @@ def _forward(u, delta, A, Bm, C, D, z, bias, softplus, keep_states: bool):
     args = _base_args(u, delta, *params[:2], Bm, C, params[2], z, params[3], softplus)
     _set_stream(args, "y", y)
     args.ckpt = _ptr(ckpt)
-    launch(require_kernel().ss_forward, _per_thread(args, n_inner))
+    launch(require_kernel().ss_forward, per_thread(args, n_inner))
     return y, ckpt, params
 
 
@@ -259,7 +260,7 @@ class _SelectiveScanCPU(torch.autograd.Function):
         args.ckpt, args.gA, args.gD, args.gbias = _ptr(ckpt), _ptr(gA_g), _ptr(gD), _ptr(gbias)
         args.gB_t = args.gC_t = n_state
         args.gB_b = args.gC_b = n_steps * n_state
-        calls = _per_thread(args, n_inner)
+        calls = per_thread(args, n_inner)
         g_bc = u.new_empty(2, len(calls), batch, n_steps, n_state)  # per-run partial Σ_e of dB, dC
         for p, a in enumerate(calls):
             a.gB, a.gC = _ptr(g_bc[0, p]), _ptr(g_bc[1, p])

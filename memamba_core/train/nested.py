@@ -60,17 +60,10 @@ __all__ = ["train_nested", "inner_scores", "fit_ensemble", "NestedFolder"]
 
 
 class NestedFolder(RunFolder):
-    """A run folder of :func:`train_nested`: a fold is done when its ``selection.json`` parses."""
+    """A run folder of :func:`train_nested`: a fold is done when its ``selection.json`` parses (no weights kept)."""
 
-    def fold_done(self, k: int) -> bool:
-        d = self.fold_dir(k)
-        if not (d / "predictions.csv").is_file():
-            return False
-        try:
-            sel = json.loads((d / "selection.json").read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            return False
-        return isinstance(sel, dict) and sel.get("fold") == k
+    FOLD_FILES = ("predictions.csv",)
+    FOLD_MARKER = "selection.json"
 
 
 def _check_grid(grid: dict[str, TrainConfig]) -> None:
@@ -187,7 +180,8 @@ def _train_nested(cohort, grid, out, n_inner, inner_seeds, ensemble, inner_split
         "folds": [{"train": list(f.train), "val": list(f.val)} for f in folds],
     }
     run = NestedFolder(out)
-    finished = run.start(record, force=force)
+    default = json.loads(json.dumps(TrainConfig().to_dict()))
+    finished = run.start(record, force=force, defaults={"grid": dict.fromkeys(grid, default)})
     d = Dist()
 
     def log(rec: dict) -> None:

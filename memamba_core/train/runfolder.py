@@ -56,15 +56,15 @@ def _diff(old, new, prefix: str = "") -> list[str]:
 
 
 def _with_defaults(old: dict, new: dict, defaults: dict) -> dict:
-    """``old`` with each ``defaults`` key it lacks filled in, where ``new`` has exactly that default."""
+    """``old`` with each ``defaults`` key it lacks filled in where ``new`` has exactly that default;
+    nested dicts of ``defaults`` apply to the same nesting of the records."""
     out = dict(old)
-    for section, values in defaults.items():
-        if isinstance(out.get(section), dict) and isinstance(new.get(section), dict):
-            filled = dict(out[section])
-            for k, v in values.items():
-                if k not in filled and k in new[section] and new[section][k] == v:
-                    filled[k] = v
-            out[section] = filled
+    for k, v in defaults.items():
+        if k not in out:
+            if k in new and new[k] == v:
+                out[k] = v
+        elif isinstance(v, dict) and isinstance(out[k], dict) and isinstance(new.get(k), dict):
+            out[k] = _with_defaults(out[k], new[k], v)
     return out
 
 
@@ -96,13 +96,16 @@ class RunFolder:
         return self.path / f"fold_{k}"
 
     # ---- state ----------------------------------------------------------
+    FOLD_FILES = ("model.safetensors", "predictions.csv")  # a finished fold's outputs
+    FOLD_MARKER = "meta.json"  # written last; names its fold
+
     def fold_done(self, k: int) -> bool:
-        """True when fold k's ``meta.json`` parses and its model and predictions exist."""
+        """True when fold k's :attr:`FOLD_MARKER` parses and names k, and its :attr:`FOLD_FILES` exist."""
         d = self.fold_dir(k)
-        if not ((d / "model.safetensors").is_file() and (d / "predictions.csv").is_file()):
+        if not all((d / name).is_file() for name in self.FOLD_FILES):
             return False
         try:
-            meta = json.loads((d / "meta.json").read_text(encoding="utf-8"))
+            meta = json.loads((d / self.FOLD_MARKER).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             return False
         return isinstance(meta, dict) and meta.get("fold") == k
@@ -139,7 +142,7 @@ class RunFolder:
 
         Returns the finished folds to skip. Raises InputError, writing nothing,
         when the folder holds a run with a different record (unless ``force``)
-        or unrelated files. ``defaults`` ({section: {key: default}}): a key a run
+        or unrelated files. ``defaults`` (nested like the record, e.g. {"train": {key: default}}): a key a run
         folder's record lacks (made before the option existed) counts as that
         default, so runs of an earlier version still resume when the new option is off.
         """
