@@ -55,6 +55,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--alpha-surv", type=float, help="up-weighting of the uncensored NLL term, in [0, 1] (default 0)")
     g.add_argument("--modality-dropout", type=float, help="bimodal models: per training pass, drop the slide with this probability, else the genomics with the same (0–0.5; default 0 = off)")
     g.add_argument("--expert-aux-weight", type=float, help="ME-Mamba: add this weight × the mean NLL of each expert's own prediction (default 0 = off)")
+    g.add_argument("--expert-warmup-epochs", type=int, metavar="E", help="ME-Mamba: the first E epochs train each expert on its own prediction only, then the fused one (default 0 = off)")
     g.add_argument("--l1-genomic", type=float, help="proximal L1 strength on the genomic input weights, soft-threshold lr·λ per step (default 0 = off)")
     g.add_argument("--seed", type=int, help="seed for init, order, dropout, patch subsampling and generated folds (default 0)")
     g.add_argument("--selection", choices=("last", "inner_val"), help="model selection: last epoch (default) or best epoch on an inner split")
@@ -104,7 +105,8 @@ def _train_config(args) -> "TrainConfig":
     flags = {
         "optimizer": args.optimizer, "lr": args.lr, "weight_decay": args.weight_decay, "epochs": args.epochs,
         "grad_accum": args.grad_accum, "alpha_surv": args.alpha_surv, "l1_genomic": args.l1_genomic,
-        "modality_dropout": args.modality_dropout, "expert_aux_weight": args.expert_aux_weight, "seed": args.seed, "selection": args.selection,
+        "modality_dropout": args.modality_dropout, "expert_aux_weight": args.expert_aux_weight,
+        "expert_warmup_epochs": args.expert_warmup_epochs, "seed": args.seed, "selection": args.selection,
         "max_train_patches": args.max_train_patches, "n_bins": args.n_bins, "num_threads": args.num_threads,
         "folds": args.folds, "n_folds": args.n_folds, "eval_every": args.eval_every,
     }

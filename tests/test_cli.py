@@ -75,6 +75,17 @@ def test_errors_exit_2_with_the_message(cohort_dir, tmp_path, capsys):
     assert "needs a local weights file" in capsys.readouterr().err
 
 
+def test_fusion_flags_reach_the_train_config(tmp_path, capsys):
+    from memamba_core.cli import _train_config, build_parser
+
+    args = build_parser().parse_args(["train", "c", "--out", "r", "--epochs", "20", "--modality-dropout", "0.2",
+                                      "--expert-aux-weight", "0.5", "--expert-warmup-epochs", "10"])
+    cfg = _train_config(args)
+    assert (cfg.modality_dropout, cfg.expert_aux_weight, cfg.expert_warmup_epochs) == (0.2, 0.5, 10)
+    assert main(["train", str(tmp_path), "--out", str(tmp_path / "r"), "--expert-warmup-epochs", "5", *TINY]) == 2
+    assert "expert_warmup_epochs must be in [0, epochs = 1]" in capsys.readouterr().err
+
+
 def test_ablate_writes_one_table(cohort_dir, tmp_path):
     out = tmp_path / "ab"
     assert main(["ablate", str(cohort_dir), "--out", str(out), "--variants", "full", "genomics_only", *TINY]) == 0

@@ -76,7 +76,7 @@ def test_off_leaves_the_random_draws_of_earlier_versions_unchanged():
 def test_training_with_modality_dropout_and_aux_loss_is_deterministic_and_changes_the_model(tmp_path):
     cohort = load_cohort(make_cohort(tmp_path / "c", n=12))
     base = tiny_train(epochs=2)
-    dropped = TrainConfig.from_dict({**base.to_dict(), "modality_dropout": 0.5, "expert_aux_weight": 1.0})
+    dropped = TrainConfig.from_dict({**base.to_dict(), "modality_dropout": 0.5, "expert_aux_weight": 1.0, "expert_warmup_epochs": 1})
     runs = {}
     for name, cfg in (("off", base), ("on", dropped), ("on_again", dropped)):
         train_cv(cohort, cfg, tmp_path / name, progress=False)
@@ -84,7 +84,7 @@ def test_training_with_modality_dropout_and_aux_loss_is_deterministic_and_change
     np.testing.assert_allclose(runs["on"], runs["on_again"], rtol=0, atol=1e-6)
     assert not np.allclose(runs["on"], runs["off"], atol=1e-4)
     saved = TrainConfig.from_dict(__import__("json").loads((tmp_path / "on" / "config.json").read_text())["train"])
-    assert saved.modality_dropout == 0.5 and saved.expert_aux_weight == 1.0
+    assert saved.modality_dropout == 0.5 and saved.expert_aux_weight == 1.0 and saved.expert_warmup_epochs == 1
 
 
 def _small_memamba():
@@ -120,7 +120,44 @@ def test_the_aux_loss_adds_each_experts_own_nll():
     out = model(torch.randn(10, 4), [torch.randn(2), torch.randn(3)])
     ex = type("Ex", (), {"bin": 2, "censorship": 0})()
     y, c = torch.tensor([2]), torch.tensor([0])
-    plain = _loss(out, ex, TrainConfig(), torch.device("cpu"))
-    with_aux = _loss(out, ex, TrainConfig(expert_aux_weight=0.5), torch.device("cpu"))
+    plain = _loss(out, ex, TrainConfig(), torch.device("cpu"), epoch=1)
+    with_aux = _loss(out, ex, TrainConfig(expert_aux_weight=0.5), torch.device("cpu"), epoch=1)
     own = torch.stack([nll_loss(v.reshape(1, -1), y, c) for v in out.expert_logits.values()]).mean()
     torch.testing.assert_close(with_aux, plain + 0.5 * own)
+
+
+@pytest.mark.parametrize("bad", [-1, 31])
+def test_expert_warmup_outside_zero_to_epochs_is_refused(bad):
+    with pytest.raises(InputError, match="expert_warmup_epochs"):
+        TrainConfig(epochs=30, expert_warmup_epochs=bad)
+
+
+def test_warmup_epochs_train_each_expert_on_its_own_prediction_only():
+    from memamba_core.survival.discrete import nll_loss
+    from memamba_core.train.loop import _loss
+
+    model = _small_memamba()
+    out = model(torch.randn(10, 4), [torch.randn(2), torch.randn(3)])
+    ex = type("Ex", (), {"bin": 1, "censorship": 1})()
+    y, c = torch.tensor([1]), torch.tensor([1])
+    cfg = TrainConfig(epochs=4, expert_warmup_epochs=2, expert_aux_weight=0.5)
+    own = torch.stack([nll_loss(v.reshape(1, -1), y, c) for v in out.expert_logits.values()]).mean()
+    for epoch in (1, 2):  # warm-up: the fused prediction is not scored, so it sends no gradient
+        torch.testing.assert_close(_loss(out, ex, cfg, torch.device("cpu"), epoch), own)
+    fused = nll_loss(out.logits.reshape(1, -1), y, c) + (out.mmd if out.mmd is not None else 0)
+    torch.testing.assert_close(_loss(out, ex, cfg, torch.device("cpu"), 3), fused + 0.5 * own)
+    model.zero_grad()
+    _loss(out, ex, cfg, torch.device("cpu"), 1).backward()
+    assert all(p.grad is None or not p.grad.any() for p in model.aggregate.parameters())
+    assert model.path_expert.parameters().__next__().grad is not None
+
+
+def test_warmup_leaves_a_model_without_experts_on_its_own_loss():
+    from memamba_core.survival.discrete import nll_loss
+    from memamba_core.train.loop import _loss
+
+    model = _small_memamba()
+    out = model(torch.randn(10, 4), None)  # one expert: nothing to warm up separately
+    ex = type("Ex", (), {"bin": 0, "censorship": 0})()
+    loss = _loss(out, ex, TrainConfig(epochs=4, expert_warmup_epochs=4), torch.device("cpu"), 1)
+    torch.testing.assert_close(loss, nll_loss(out.logits.reshape(1, -1), torch.tensor([0]), torch.tensor([0])))

@@ -56,6 +56,7 @@ class TrainConfig:
     alpha_surv: float = 0.0  # MCAT's up-weighting of the uncensored NLL term
     modality_dropout: float = 0.0  # bimodal models: drop the slide, or else the genomics, each with this probability per training pass (0 = off)
     expert_aux_weight: float = 0.0  # multi-expert models: + this weight × the mean NLL of each expert's own prediction (0 = off)
+    expert_warmup_epochs: int = 0  # multi-expert models: the first this many epochs train on the experts' own predictions only (0 = off)
     l1_genomic: float = 0.0  # proximal L1 on the genomic input weights: soft-threshold by lr·λ after each step (0 = off)
     seed: int = 0  # model init, patient order, dropout, patch subsampling
     selection: str = "last"  # last: report the last epoch | inner_val: best epoch on an inner split of the training fold
@@ -86,6 +87,7 @@ class TrainConfig:
             (0 <= self.alpha_surv <= 1, f"alpha_surv must be in [0, 1], got {self.alpha_surv}"),
             (0 <= self.modality_dropout <= 0.5, f"modality_dropout must be in [0, 0.5] (each modality is dropped with this probability, never both), got {self.modality_dropout}"),
             (self.expert_aux_weight >= 0, f"expert_aux_weight must be ≥ 0 (0 = off), got {self.expert_aux_weight}"),
+            (0 <= self.expert_warmup_epochs <= self.epochs, f"expert_warmup_epochs must be in [0, epochs = {self.epochs}] (0 = off), got {self.expert_warmup_epochs}"),
             (self.l1_genomic >= 0, f"l1_genomic must be ≥ 0 (0 = off), got {self.l1_genomic}"),
             (0 < self.inner_val_fraction < 0.5, f"inner_val_fraction must be in (0, 0.5), got {self.inner_val_fraction}"),
             (self.max_train_patches >= 0, f"max_train_patches must be ≥ 0 (0 = all), got {self.max_train_patches}"),

@@ -24,9 +24,12 @@ probability p and without its genomics with probability p (never both), keyed
 like the rest. The model then drops that expert and the Synergistic Expert from
 its aggregation, so the shared head also learns to read each expert alone. The
 per-expert auxiliary loss (``expert_aux_weight`` = w, ME-Mamba) adds w × the mean
-NLL of each expert's own prediction (``SurvivalOutput.expert_logits``). Both aim at
-a model that lets one modality carry the loss; on the demo neither lifted ME-Mamba
-above its pathology-only variant (docs/training.md).
+NLL of each expert's own prediction (``SurvivalOutput.expert_logits``). Expert
+warm-up (``expert_warmup_epochs`` = E, ME-Mamba): the first E epochs score only the
+experts' own predictions (their mean NLL), so each expert learns from its modality
+alone before the fused prediction is trained; the aggregation gets no gradient then.
+All three counter a jointly trained model that lets one modality carry the loss
+(docs/training.md, "Demo acceptance", has what each did on the demo).
 
 Selection (``TrainConfig.selection``):
 * ``last`` — the model after the last epoch. The reported validation fold is
@@ -89,9 +92,11 @@ def _bimodal(model: nn.Module) -> bool:
     return cfg is not None and cfg.uses_pathology and cfg.uses_genomics
 
 
-def _loss(out, ex: Example, cfg: TrainConfig, device: torch.device) -> torch.Tensor:
+def _loss(out, ex: Example, cfg: TrainConfig, device: torch.device, epoch: int) -> torch.Tensor:
     y = torch.tensor([ex.bin], device=device)
     c = torch.tensor([ex.censorship], device=device)
+    if epoch <= cfg.expert_warmup_epochs and out.expert_logits:
+        return torch.stack([nll_loss(v.reshape(1, -1), y, c, alpha=cfg.alpha_surv) for v in out.expert_logits.values()]).mean()
     loss = nll_loss(out.logits.reshape(1, -1), y, c, alpha=cfg.alpha_surv)
     if out.mmd is not None:
         loss = loss + out.mmd  # already weighted by the model (mmd_weight; 0 when off)
@@ -219,7 +224,7 @@ def _accumulated_step(model, examples, step, cfg: TrainConfig, fold: int, epoch:
         rng = np.random.default_rng(key)
         with no_sync(model, skip=j < m - 1):
             out = _forward(model, examples[i], d.device, cfg.max_train_patches, rng, cfg.modality_dropout)
-            loss = _loss(out, examples[i], cfg, d.device)
+            loss = _loss(out, examples[i], cfg, d.device, epoch)
             (loss * (scale if real else 0.0)).backward()
         if real:
             loss_sum += float(loss.detach())
