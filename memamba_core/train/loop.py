@@ -95,14 +95,20 @@ def _bimodal(model: nn.Module) -> bool:
 def _loss(out, ex: Example, cfg: TrainConfig, device: torch.device, epoch: int) -> torch.Tensor:
     y = torch.tensor([ex.bin], device=device)
     c = torch.tensor([ex.censorship], device=device)
+
+    def nll(logits: torch.Tensor) -> torch.Tensor:
+        return nll_loss(logits.reshape(1, -1), y, c, alpha=cfg.alpha_surv)
+
+    def experts_nll() -> torch.Tensor:
+        return torch.stack([nll(v) for v in out.expert_logits.values()]).mean()
+
     if epoch <= cfg.expert_warmup_epochs and out.expert_logits:
-        return torch.stack([nll_loss(v.reshape(1, -1), y, c, alpha=cfg.alpha_surv) for v in out.expert_logits.values()]).mean()
-    loss = nll_loss(out.logits.reshape(1, -1), y, c, alpha=cfg.alpha_surv)
+        return experts_nll()
+    loss = nll(out.logits)
     if out.mmd is not None:
         loss = loss + out.mmd  # already weighted by the model (mmd_weight; 0 when off)
     if cfg.expert_aux_weight > 0 and out.expert_logits:
-        aux = [nll_loss(v.reshape(1, -1), y, c, alpha=cfg.alpha_surv) for v in out.expert_logits.values()]
-        loss = loss + cfg.expert_aux_weight * torch.stack(aux).mean()
+        loss = loss + cfg.expert_aux_weight * experts_nll()
     return loss
 
 
