@@ -87,6 +87,13 @@ def test_training_with_modality_dropout_and_aux_loss_is_deterministic_and_change
     assert saved.modality_dropout == 0.5 and saved.expert_aux_weight == 1.0 and saved.expert_warmup_epochs == 1
 
 
+def _experts_own_nll(out, y, c):
+    """The expected expert term: mean NLL of each expert's own prediction."""
+    from memamba_core.survival.discrete import nll_loss
+
+    return torch.stack([nll_loss(v.reshape(1, -1), y, c) for v in out.expert_logits.values()]).mean()
+
+
 def _small_memamba():
     torch.manual_seed(0)
     return build_model(ModelConfig(path_input_dim=4, omic_sizes=(2, 3), d_model=16, d_state=4, n_layers=1)).eval()
@@ -113,7 +120,6 @@ def test_negative_expert_aux_weight_is_refused():
 
 
 def test_the_aux_loss_adds_each_experts_own_nll():
-    from memamba_core.survival.discrete import nll_loss
     from memamba_core.train.loop import _loss
 
     model = _small_memamba()
@@ -122,7 +128,7 @@ def test_the_aux_loss_adds_each_experts_own_nll():
     y, c = torch.tensor([2]), torch.tensor([0])
     plain = _loss(out, ex, TrainConfig(), torch.device("cpu"), epoch=1)
     with_aux = _loss(out, ex, TrainConfig(expert_aux_weight=0.5), torch.device("cpu"), epoch=1)
-    own = torch.stack([nll_loss(v.reshape(1, -1), y, c) for v in out.expert_logits.values()]).mean()
+    own = _experts_own_nll(out, y, c)
     torch.testing.assert_close(with_aux, plain + 0.5 * own)
 
 
@@ -141,7 +147,7 @@ def test_warmup_epochs_train_each_expert_on_its_own_prediction_only():
     ex = type("Ex", (), {"bin": 1, "censorship": 1})()
     y, c = torch.tensor([1]), torch.tensor([1])
     cfg = TrainConfig(epochs=4, expert_warmup_epochs=2, expert_aux_weight=0.5)
-    own = torch.stack([nll_loss(v.reshape(1, -1), y, c) for v in out.expert_logits.values()]).mean()
+    own = _experts_own_nll(out, y, c)
     for epoch in (1, 2):  # warm-up: the fused prediction is not scored, so it sends no gradient
         torch.testing.assert_close(_loss(out, ex, cfg, torch.device("cpu"), epoch), own)
     fused = nll_loss(out.logits.reshape(1, -1), y, c) + (out.mmd if out.mmd is not None else 0)
@@ -149,7 +155,7 @@ def test_warmup_epochs_train_each_expert_on_its_own_prediction_only():
     model.zero_grad()
     _loss(out, ex, cfg, torch.device("cpu"), 1).backward()
     assert all(p.grad is None or not p.grad.any() for p in model.aggregate.parameters())
-    assert model.path_expert.parameters().__next__().grad is not None
+    assert next(model.path_expert.parameters()).grad is not None
 
 
 def test_warmup_leaves_a_model_without_experts_on_its_own_loss():
