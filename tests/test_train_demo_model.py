@@ -70,3 +70,18 @@ def test_shipped_run_for_another_spec_is_not_used(built_run, tmp_path, monkeypat
     monkeypatch.setenv("MEMAMBA_CACHE", str(tmp_path / "fresh-cache"))
     dm.ensure_demo_model("tiny")
     assert calls == ["tiny", "tiny"]
+
+
+def test_shipped_checkpoint_is_current():
+    """assets/demo-model-full was trained on today's generator with today's recipe.
+
+    Otherwise the dashboard would retrain on first use (minutes) and the README's demo
+    figures would describe another model: regenerate it with
+    ``memamba demo --model --retrain`` (assets/README.md).
+    """
+    run = dm.shipped_demo_model("full")
+    assert json.loads((run / dm.SPEC_FILE).read_text()) == memamba_core.demo.demo_spec("full")
+    trained = json.loads((run / "config.json").read_text())["train"]
+    assert TrainConfig.from_dict(trained) == demo_train_config("full")
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["complete"] and summary["n_folds_finished"] == 5

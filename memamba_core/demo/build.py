@@ -54,7 +54,7 @@ from .textures import CLASSES, HIGH_GRADE, make_texture_bank
 
 __all__ = ["ensure_demo", "build_demo", "demo_dir", "demo_spec", "is_complete", "DEMO_VERSION"]
 
-DEMO_VERSION = 3  # bump when the generator's output changes
+DEMO_VERSION = 4  # bump when the generator's output changes
 Progress = Callable[[float, str], None]
 _MARKER, _SPEC = ".complete.json", ".build.json"
 

@@ -29,7 +29,7 @@ FAMILIES = (
     "Tumor Suppressor Genes", "Oncogenes", "Protein Kinases", "Cell Differentiation Markers",
     "Transcription Factors", "Cytokines and Growth Factors",
 )
-RISK_COEFS = {"HYPOXIA": 0.55, "E2F_TARGETS": 0.45, "INFLAMMATORY_RESPONSE": -0.45}  # log-hazard per SD of activity
+RISK_COEFS = {"HYPOXIA": 0.8, "E2F_TARGETS": 0.7, "INFLAMMATORY_RESPONSE": -0.7}  # log-hazard per SD of activity (v4: about as strong as the high-grade part)
 _TYPE_SHIFT = {"KRAS_SIGNALING": 0.8, "OXIDATIVE_PHOSPHORYLATION": -0.6}  # activity shift of the second cancer type
 
 
