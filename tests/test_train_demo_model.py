@@ -7,6 +7,7 @@ import pytest
 
 import memamba_core.demo
 import memamba_core.train.demo_model as dm
+from memamba_core.demo.profiles import get_profile
 from memamba_core.train import TrainConfig, demo_train_config, load_checkpoint
 from tests._train_cohort import make_cohort, tiny_train, one_thread  # one_thread: autouse fixture
 
@@ -84,4 +85,4 @@ def test_shipped_checkpoint_is_current():
     trained = json.loads((run / "config.json").read_text())["train"]
     assert TrainConfig.from_dict(trained) == demo_train_config("full")
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["complete"] and summary["n_folds_finished"] == 5
+    assert summary["complete"] and summary["n_folds_finished"] == get_profile("full").n_folds
