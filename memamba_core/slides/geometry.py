@@ -159,8 +159,3 @@ class PatchGeometry:
                 )
             return float(self.patch_size) * float(level_downsamples[level])
         return self.step0
-
-    def describe(self) -> str:
-        """One line for a caption: the side's origin, e.g. ``'512 level-0 px (patch_size_level0)'``."""
-        side = self.side0()
-        return f"{side:g} level-0 px ({self.source})" if side is not None else f"patch side from the slide ({self.source})"

@@ -49,7 +49,8 @@ class SlidePatches:
     """The patches of one slide of a bag, ready to draw.
 
     ``index`` (n,) int64 rows of the bag; ``coords`` (n, 2) int64 level-0 (x, y) top-left;
-    ``patch_size0`` the patch side in level-0 pixels (this slide's own); ``outside`` (m,)
+    ``patch_size0`` the patch side in level-0 pixels (this slide's own); ``geometry`` what
+    the slide's feature file says; ``level0_size`` the slide's ``(W, H)``; ``outside`` (m,)
     int64 bag rows of this slide whose patch lies wholly outside it (not in ``index``);
     ``notes`` sentences about what was assumed or left out, for the page.
     """
@@ -79,19 +80,14 @@ class SlidePatches:
             raise ValueError(f"expected one value per patch of the bag ({self.n_bag}), got shape {a.shape}.")
         return a[self.index]
 
-    @property
-    def centres(self) -> np.ndarray:
-        """(n, 2) float level-0 (x, y) centres of the patches."""
-        return self.coords.astype(np.float64) + self.patch_size0 / 2.0
-
 
 def slide_patches(bag: "Bag", slide_pos: int, slide: "Slide") -> SlidePatches | None:
     """The patches of slide ``slide_pos`` of ``bag``, placed on the open ``slide``; None without coordinates.
 
     The patch side comes from that slide's own geometry, resolved with the slide's
-    downsamples when the feature file gives it at a level. Raises :class:`InputError`
-    naming the slide when its geometry is unknowable, its patch level is not one of the
-    slide's levels, or none of its patches lies on the slide.
+    downsamples when the feature file gives it at a level (a guess is said in ``notes``).
+    Raises :class:`InputError` naming the slide when the file's patch level is not one of
+    the slide's levels, or when none of its patches lies on the slide.
     """
     if bag is None or bag.coords is None:
         return None
@@ -136,7 +132,7 @@ def thumbnail_scale(thumbnail: "Image.Image | tuple[int, int]", level0_size: tup
 
     ``thumbnail``: the image or its ``(w, h)``; ``level0_size``: the slide's ``(W, H)``.
     """
-    w, h = thumbnail.size if hasattr(thumbnail, "size") and not isinstance(thumbnail, tuple) else thumbnail
+    w, h = thumbnail if isinstance(thumbnail, (tuple, list)) else thumbnail.size
     w0, h0 = level0_size
     if min(w, h, w0, h0) <= 0:
         raise ValueError(f"sizes must be positive, got thumbnail {(w, h)} and level 0 {(w0, h0)}.")
