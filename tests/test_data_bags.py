@@ -151,7 +151,9 @@ def test_mixed_h5_and_pt_slides_drop_coords(tmp_path):
     (root / "h5_files" / "CASE-000-DX2.h5").unlink()
     bag = load_cohort(root).load_bag("CASE-000")
     assert bag.coords is None and bag.features.shape == (9, 8)
-    assert bag.slide_patch_sizes == (256, None)
+    assert bag.geometry(0).patch_size == 256 and bag.geometry(1).patch_size is None
+    with pytest.raises(ValueError, match=r"differ in patch_size \(CASE-000-DX1.svs: 256, CASE-000-DX2.svs: None\)"):
+        bag.patch_size  # no single value to trip over: ask per slide
 
 
 def test_slide_id_with_extension_kept_in_file_name(tmp_path):
@@ -169,7 +171,7 @@ def test_stray_feature_files_reported(tmp_path):
 
 
 def _bag(n: int) -> Bag:
-    return Bag(torch.zeros(n, 4), None, np.zeros(n, np.int64), ("s",), None, None)
+    return Bag(torch.zeros(n, 4), None, np.zeros(n, np.int64), ("s",))
 
 
 def test_lru_cache_bounds():

@@ -81,10 +81,15 @@ def test_best_level_for_downsample(tif):
         assert s.best_level_for_downsample(1000) == s.level_count - 1
 
 
-def test_closed_slide_releases_handle(tif):
+def test_closed_slide_releases_handle_and_says_so(tif):
     s = open_slide(tif)
+    assert s.read_array((0, 0), 0, (4, 4)).shape == (4, 4, 3)
     s.close()
     s.close()  # idempotent
+    with pytest.raises(InputError, match=r"S1.tif: the slide was closed; open it again"):
+        s.read_region((0, 0), 0, (4, 4))
+    with open_slide(tif) as again:  # closing one handle leaves the file readable
+        assert again.read_array((0, 0), 0, (4, 4)).shape == (4, 4, 3)
 
 
 @pytest.mark.parametrize("backend", ["auto", *BACKENDS])

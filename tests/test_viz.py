@@ -102,28 +102,46 @@ def test_slide_points_figure():
     assert abs(arr[2, 2] - [0, 0, 255]).max() < 40 and abs(arr[2, 30] - 240).max() < 20
 
 
-class _FakeSlide:
-    """Minimal slide: level 0 and a 4× level; read_region returns a flat colour encoding x."""
-
-    level_downsamples = (1.0, 4.0)
-
-    def __init__(self):
-        self.calls = []
-
-    def read_region(self, xy, level, size):
-        self.calls.append((xy, level, size))
-        return Image.new("RGBA", size, (xy[0] % 256, 0, 0, 255))
-
-
-def test_top_k_and_read_patches():
+def test_top_k():
     s = np.array([0.2, 0.9, 0.9, 0.1])
     assert viz.top_k(s, 2).tolist() == [1, 2]
     assert viz.top_k(s, 10).tolist() == [1, 2, 0, 3]
-    sl = _FakeSlide()
-    ims = viz.read_patches(sl, np.array([[10, 0], [20, 0]]), [1, 0], 256)
-    assert [im.size for im in ims] == [(256, 256)] * 2 and ims[0].getpixel((0, 0)) == (20, 0, 0)
-    assert viz.read_patch(sl, (0, 0), 256, level=1).size == (64, 64)
+    assert viz.top_k(s, 0).tolist() == []
+
+
+def test_patch_reading_is_the_slide_views_not_a_copy(tmp_path):
+    from memamba_core import slides
+    from memamba_core.demo.render import write_pyramid_tiff
+
+    assert viz.read_patch is slides.read_patch and viz.read_patches is slides.read_patches
+    assert viz.thumbnail_scale is slides.thumbnail_scale
+    img = np.full((512, 1024, 3), 230, np.uint8)
+    img[0:256, 256:512] = (200, 20, 20)                     # patch at level-0 (256, 0) is red
+    write_pyramid_tiff(tmp_path / "s.tif", img, mpp=0.5, min_side=128)
+    with slides.open_slide(tmp_path / "s.tif") as sl:
+        ims = viz.read_patches(sl, np.array([[0, 0], [256, 0]]), [1, 0], 256)
+        assert [im.size for im in ims] == [(256, 256)] * 2
+        assert np.abs(np.asarray(ims[0], int) - (200, 20, 20)).mean() < 8
+        assert np.abs(np.asarray(ims[1], int) - 230).mean() < 8
+        assert viz.read_patch(sl, (256, 0), 256, level=2).size == (64, 64)
     assert viz.thumbnail_scale(Image.new("RGB", (100, 50)), (1000, 500)) == pytest.approx(0.1)
+    assert viz.thumbnail_scale((100, 50), (1000, 500)) == pytest.approx(0.1)
+
+
+def test_selected_patch_reads_the_figures_customdata():
+    thumb, coords = _slide_like()
+    fig, _ = viz.heatmap_figure(thumb, coords, np.arange(4.0), 256, 0.1)
+    assert list(fig.data[-1].customdata) == [0, 1, 2, 3]
+    assert viz.selected_patch({"selection": {"points": [{"customdata": [2], "point_index": 0}]}}, 4) == 2
+    assert viz.selected_patch({"selection": {"points": [{"customdata": 3}]}}, 4) == 3
+    assert viz.selected_patch({"selection": {"points": [{"point_index": 1}]}}, 4) == 1
+    assert viz.selected_patch({"selection": {"points": [{"point_index": 5}]}}, 4) is None  # not a patch of this slide
+    assert viz.selected_patch({"selection": {"points": []}}, 4) is None and viz.selected_patch(None, 4) is None
+
+    class _Event:  # Streamlit's return value also exposes the selection as attributes
+        selection = {"points": [{"customdata": [1]}]}
+
+    assert viz.selected_patch(_Event(), 4) == 1
 
 
 def test_transport_aggregation_and_mass():

@@ -4,8 +4,15 @@ Per slide, either or both of
 
 * ``pt_files/<slide>.pt`` — an (N, D_in) tensor (``torch.load(weights_only=True)`` only);
 * ``h5_files/<slide>.h5`` — datasets ``features`` (N, D_in) and ``coords``
-  (N, 2) level-0 (x, y), attributes ``patch_size`` / ``patch_level`` on the
-  ``coords`` dataset or the file.
+  (N, 2) level-0 (x, y), as CLAM, TRIDENT and ``memamba extract`` write them
+  (:mod:`memamba_core.slides.clam_h5`); the patch geometry comes from the
+  attributes, whichever writer's they are (:mod:`memamba_core.slides.geometry`).
+
+Any feature width D_in loads (ResNet-50 1024, CTransPath 768, UNI 1024, UNI2
+1536, CONCH 512, …); a cohort's slides must share one. A leading axis of 1
+(``(1, N, D)``) is dropped. A ``.pt`` holds one tensor, or (TRIDENT's
+``saveas='pt'``) one numpy array, read with ``weights_only=True`` and numpy's
+array constructors as the only allowed globals.
 
 ``<slide>`` is the label CSV's ``slide_id`` with a slide extension
 (``.svs``, ``.tif``, ``.ndpi``, …) stripped, or the ``slide_id`` as written.
@@ -30,21 +37,15 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..paths import resolve_inside
 from ..formats import SLIDE_EXTENSIONS
+from ..paths import resolve_inside
+from ..slides.clam_h5 import read_patch_h5
+from ..slides.files import slide_stem
+from ..slides.geometry import PatchGeometry
 
 __all__ = ["Bag", "BagCache", "SlideFiles", "SLIDE_EXTENSIONS", "slide_stem", "index_folder", "read_slide_features", "concat_slides"]
 
 _FIX = "re-extract this slide's features (memamba extract) or remove the file"
-
-
-def slide_stem(slide_id: str) -> str:
-    """``slide_id`` without a known slide extension (``"A.b.svs"`` → ``"A.b"``)."""
-    low = slide_id.lower()
-    for ext in SLIDE_EXTENSIONS:
-        if low.endswith(ext):
-            return slide_id[: -len(ext)]
-    return slide_id
 
 
 def index_folder(folder: Path | None, suffix: str, root: Path) -> dict[str, Path]:
@@ -67,22 +68,52 @@ class Bag:
 
     ``features`` (N, D_in) float32; ``coords`` (N, 2) int64 level-0 (x, y), or
     None when any slide only has a ``.pt``; ``slide_index`` (N,) int64 into
-    ``slide_ids``. ``patch_size`` / ``patch_level`` are the first slide's
-    (per-slide values in ``slide_patch_sizes`` / ``slide_patch_levels``).
+    ``slide_ids``; ``geometries``: one :class:`~memamba_core.slides.geometry.PatchGeometry`
+    per slide, in ``slide_ids`` order — slides of one patient may differ (20× and
+    40× scans, other patch levels), so draw and read each slide with its own
+    (:func:`memamba_core.slides.slide_patches` does).
     """
 
     features: torch.Tensor
     coords: np.ndarray | None
     slide_index: np.ndarray
     slide_ids: tuple[str, ...]
-    patch_size: int | None
-    patch_level: int | None
-    slide_patch_sizes: tuple[int | None, ...] = ()
-    slide_patch_levels: tuple[int | None, ...] = ()
+    geometries: tuple[PatchGeometry, ...] = ()
 
     @property
     def n_patches(self) -> int:
         return int(self.features.shape[0])
+
+    def geometry(self, slide_pos: int) -> PatchGeometry:
+        """The patch geometry of slide ``slide_pos`` (an index into ``slide_ids``)."""
+        if not 0 <= slide_pos < len(self.slide_ids):
+            raise IndexError(f"slide {slide_pos} does not exist; this bag has slides 0..{len(self.slide_ids) - 1}.")
+        return self.geometries[slide_pos] if slide_pos < len(self.geometries) else PatchGeometry()
+
+    def rows(self, slide_pos: int) -> np.ndarray:
+        """(n,) int64 indices of the bag rows (patches) that come from slide ``slide_pos``."""
+        self.geometry(slide_pos)
+        return np.flatnonzero(np.asarray(self.slide_index) == slide_pos)
+
+    def _common(self, field_name: str) -> int | None:
+        values = {getattr(self.geometry(i), field_name) for i in range(len(self.slide_ids))}
+        if len(values) > 1:
+            desc = ", ".join(f"{sid}: {getattr(self.geometry(i), field_name)}" for i, sid in enumerate(self.slide_ids))
+            raise ValueError(
+                f"the slides of this bag differ in {field_name} ({desc}); there is no single value — "
+                f"use the geometry per slide, bag.geometry(i), or memamba_core.slides.slide_patches(bag, i, slide)."
+            )
+        return values.pop() if values else None
+
+    @property
+    def patch_size(self) -> int | None:
+        """``patch_size`` shared by every slide (None when unknown); ValueError when the slides differ."""
+        return self._common("patch_size")
+
+    @property
+    def patch_level(self) -> int | None:
+        """``patch_level`` shared by every slide (None when unknown); ValueError when the slides differ."""
+        return self._common("patch_level")
 
     def nbytes(self) -> int:
         n = self.features.element_size() * self.features.nelement() + self.slide_index.nbytes
@@ -106,19 +137,18 @@ class SlideFiles:
 class _SlideBag:
     features: torch.Tensor  # (N, D_in) float32
     coords: np.ndarray | None  # (N, 2) int64
-    patch_size: int | None
-    patch_level: int | None
+    geometry: PatchGeometry
 
 
 def _check_features(x: torch.Tensor, path: Path, feature_dim: int | None) -> torch.Tensor:
     if x.ndim == 3 and x.shape[0] == 1:
         x = x[0]
+    if x.numel() == 0:
+        raise InputError(f"{path}: the bag is empty (0 patches); the slide may have no tissue — {_FIX}.")
     if x.ndim != 2:
         raise InputError(f"{path}: features have shape {tuple(x.shape)}, expected (N patches, D features); {_FIX}.")
     if not (x.is_floating_point() or x.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)):
         raise InputError(f"{path}: features have dtype {x.dtype}, expected floating point; {_FIX}.")
-    if x.shape[0] == 0:
-        raise InputError(f"{path}: the bag is empty (0 patches); the slide may have no tissue — {_FIX}.")
     if feature_dim is not None and x.shape[1] != feature_dim:
         raise InputError(
             f"{path}: features are {x.shape[1]} wide but the cohort's feature width is {feature_dim}; "
@@ -134,59 +164,43 @@ def _check_features(x: torch.Tensor, path: Path, feature_dim: int | None) -> tor
     return x.contiguous()
 
 
+def _numpy_globals() -> list:
+    """What unpickling a plain numpy array needs (TRIDENT's ``.pt``): its constructor, ndarray, dtypes."""
+    core = getattr(np, "_core", None) or np.core
+    numeric = {type(np.dtype(code)) for code in "?bBhHiIlLqQefd"}  # bool, ints, floats; never object
+    return [core.multiarray._reconstruct, np.ndarray, np.dtype, *numeric]
+
+
 def _read_pt(path: Path, feature_dim: int | None) -> _SlideBag:
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(_numpy_globals()):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # UnpicklingError, RuntimeError (zip), EOFError, OSError
         raise InputError(f"{path}: cannot be read as a PyTorch tensor file ({type(err).__name__}: {err}); {_FIX}.") from err
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind not in "biuf":
+            raise InputError(f"{path}: holds a numpy array of dtype {obj.dtype}, expected numbers; {_FIX}.")
+        obj = torch.from_numpy(np.ascontiguousarray(obj))
     if not isinstance(obj, torch.Tensor):
         raise InputError(
             f"{path}: holds a {type(obj).__name__}, not a tensor; a CLAM .pt file is one (N, D) feature tensor — {_FIX}."
         )
-    return _SlideBag(_check_features(obj, path, feature_dim), None, None, None)
-
-
-def _attr_int(value) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(np.asarray(value).reshape(-1)[0])
-    except (TypeError, ValueError, IndexError):
-        return None
+    return _SlideBag(_check_features(obj, path, feature_dim), None, PatchGeometry())
 
 
 def _read_h5(path: Path, feature_dim: int | None) -> _SlideBag:
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as f:
-            if "features" not in f:
-                raise InputError(
-                    f"{path}: no 'features' dataset (found: {', '.join(f.keys()) or 'nothing'}); "
-                    f"a CLAM .h5 holds 'features' (N, D) and 'coords' (N, 2) — {_FIX}."
-                )
-            feats = f["features"][()]
-            coords, size, level = None, None, None
-            if "coords" in f:
-                ds = f["coords"]
-                coords = ds[()]
-                size = _attr_int(ds.attrs.get("patch_size", f.attrs.get("patch_size")))
-                level = _attr_int(ds.attrs.get("patch_level", f.attrs.get("patch_level")))
-            else:
-                size = _attr_int(f.attrs.get("patch_size"))
-                level = _attr_int(f.attrs.get("patch_level"))
-    except InputError:
-        raise
-    except Exception as err:  # OSError for damaged files
-        raise InputError(f"{path}: cannot be read as an HDF5 file ({type(err).__name__}: {err}); {_FIX}.") from err
-    feats = np.asarray(feats)
+    h5 = read_patch_h5(path, _FIX)
+    if h5.features is None:
+        raise InputError(
+            f"{path}: no 'features' dataset (found: {', '.join(h5.datasets) or 'nothing'}); "
+            f"a CLAM or TRIDENT feature .h5 holds 'features' (N, D) and 'coords' (N, 2) — {_FIX}."
+        )
+    feats = h5.features
     if not np.issubdtype(feats.dtype, np.number):
         raise InputError(f"{path}: 'features' has dtype {feats.dtype}, expected numbers; {_FIX}.")
     x = _check_features(torch.from_numpy(np.ascontiguousarray(feats)), path, feature_dim)
+    coords = h5.coords
     if coords is not None:
-        coords = np.asarray(coords)
-        if coords.ndim == 3 and coords.shape[0] == 1:
-            coords = coords[0]
         if coords.ndim != 2 or coords.shape[1] != 2:
             raise InputError(f"{path}: 'coords' has shape {coords.shape}, expected (N, 2) level-0 (x, y); {_FIX}.")
         if coords.shape[0] != x.shape[0]:
@@ -194,10 +208,10 @@ def _read_h5(path: Path, feature_dim: int | None) -> _SlideBag:
                 f"{path}: 'coords' has {coords.shape[0]} rows but 'features' has {x.shape[0]}; "
                 f"row i of coords must be the position of feature row i — {_FIX}."
             )
-        if not np.isfinite(coords).all():
-            raise InputError(f"{path}: 'coords' contains NaN or inf; {_FIX}.")
+        if not np.issubdtype(coords.dtype, np.number) or not np.isfinite(coords).all():
+            raise InputError(f"{path}: 'coords' contains NaN, inf or non-numbers; {_FIX}.")
         coords = coords.astype(np.int64)
-    return _SlideBag(x, coords, size, level)
+    return _SlideBag(x, coords, PatchGeometry.from_attrs(h5.attrs, coords, where=str(path)))
 
 
 def read_slide_features(files: SlideFiles, feature_dim: int | None) -> _SlideBag:
@@ -227,10 +241,7 @@ def concat_slides(slides: list[SlideFiles], feature_dim: int | None) -> Bag:
         coords=coords,
         slide_index=index,
         slide_ids=tuple(s.slide_id for s in slides),
-        patch_size=parts[0].patch_size,
-        patch_level=parts[0].patch_level,
-        slide_patch_sizes=tuple(p.patch_size for p in parts),
-        slide_patch_levels=tuple(p.patch_level for p in parts),
+        geometries=tuple(p.geometry for p in parts),
     )
 
 

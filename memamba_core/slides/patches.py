@@ -1,9 +1,14 @@
-"""Reading the patches of a :class:`~memamba_core.slides.tiling.PatchGrid` in batches.
+"""Reading patches: one at a time (:func:`read_patch`, what viewers show) or a grid in batches (extraction).
 
-Horizontally adjacent patches of a grid row are read with one ``read_region``
-call (a strip of up to ``max_run`` patches) and then cut apart, which costs far
-less than one call per patch on tiled JPEG slides. Batches keep the grid's
-order, so batch rows line up with ``grid.coords``.
+A patch is the square of ``size0`` level-0 pixels whose top-left corner is level-0
+``(x, y)``; read at ``level`` it is ``round(size0 / level_downsamples[level])`` pixels
+wide, optionally resized to ``out_size``. Level 0 is full resolution.
+
+:func:`iter_patch_batches` reads horizontally adjacent patches of a grid row with one
+``read_region`` call (a strip of up to ``max_run`` patches) and then cuts them apart,
+which costs far less than one call per patch on tiled JPEG slides; batches keep the
+grid's order, so batch rows line up with ``grid.coords``. Its patches equal
+``read_patch(slide, grid.coords[i], grid.size0, level=grid.patch_level, out_size=grid.patch_size)``.
 """
 
 from __future__ import annotations
@@ -13,17 +18,36 @@ from typing import Iterator
 import numpy as np
 from PIL import Image
 
+from ..errors import InputError
 from .reader import Slide
 from .tiling import PatchGrid
 
-__all__ = ["iter_patch_batches", "read_patch"]
+__all__ = ["iter_patch_batches", "read_patch", "read_patches", "read_side"]
 
 
-def read_patch(slide: Slide, grid: PatchGrid, i: int) -> np.ndarray:
-    """Patch ``i`` of ``grid``: (patch_size, patch_size, 3) uint8 RGB."""
-    x, y = grid.coords[i]
-    a = slide.read_array((int(x), int(y)), grid.patch_level, (grid.read_size, grid.read_size))
-    return _resize(a, grid.patch_size)
+def read_side(slide: Slide, size0: float, level: int) -> int:
+    """Side in level-``level`` pixels of a patch ``size0`` level-0 pixels wide (at least 1)."""
+    if not 0 <= level < slide.level_count:
+        raise InputError(f"{slide.path}: level {level} does not exist; this slide has levels 0..{slide.level_count - 1}.")
+    return max(1, int(round(float(size0) / float(slide.level_downsamples[level]))))
+
+
+def read_patch(slide: Slide, xy, size0: float, *, level: int = 0, out_size: int | None = None) -> Image.Image:
+    """The patch at level-0 top-left ``xy`` = (x, y) with side ``size0`` level-0 px, read at ``level``.
+
+    Returns an RGB image of ``read_side(slide, size0, level)`` px (full resolution at level 0),
+    or ``out_size`` px when given (bilinear). Parts outside the slide are white.
+    Raises :class:`InputError` naming the slide when it cannot be read.
+    """
+    side = read_side(slide, size0, level)
+    a = slide.read_array((int(xy[0]), int(xy[1])), level, (side, side))
+    return Image.fromarray(_resize(a, out_size) if out_size else a, mode="RGB")
+
+
+def read_patches(slide: Slide, coords, indices, size0: float, *, level: int = 0, out_size: int | None = None) -> list[Image.Image]:
+    """Patches ``indices`` of ``coords`` (N, 2) level-0 (x, y), each read with :func:`read_patch`, in the given order."""
+    c = np.asarray(coords).reshape(-1, 2)
+    return [read_patch(slide, c[i], size0, level=level, out_size=out_size) for i in np.asarray(indices, dtype=int).reshape(-1)]
 
 
 def _resize(a: np.ndarray, size: int) -> np.ndarray:

@@ -132,6 +132,8 @@ class Slide:
         return out
 
     def _read(self, loc: tuple[int, int], level: int, size: tuple[int, int]) -> Image.Image:
+        if self._h is None:
+            raise InputError(f"{self.path}: the slide was closed; open it again (open_slide) to read it.")
         try:
             return self._h.read_region(loc, level, size)
         except Exception as err:  # backend-specific errors (OpenSlideError, TiffFileError, ...)

@@ -8,7 +8,9 @@ Every builder takes plain arrays / result objects and returns a
 from .bars import contributions_figure, expert_weights_figure
 from .curves import step_points, survival_curve_figure, training_curves_figure
 from .km import GROUP_COLOURS, format_p, km_figure, km_png
-from .overlay import COLORMAPS, heatmap_figure, overlay_image, overlay_rgba, scale_scores, slide_points_figure
+from .overlay import (
+    COLORMAPS, heatmap_figure, overlay_image, overlay_rgba, scale_scores, selected_patch, slide_points_figure,
+)
 from .patches import read_patch, read_patches, thumbnail_scale, top_k
 from .report import PatientReport, report_html, survival_png
 from .transport import (
@@ -43,6 +45,7 @@ __all__ = [
     "read_patches",
     "report_html",
     "scale_scores",
+    "selected_patch",
     "slide_points_figure",
     "step_points",
     "survival_curve_figure",

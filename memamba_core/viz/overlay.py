@@ -25,6 +25,7 @@ __all__ = [
     "image_source",
     "heatmap_figure",
     "slide_points_figure",
+    "selected_patch",
 ]
 
 #: Colour maps offered for heatmaps: name → (matplotlib name, Plotly colorscale).
@@ -181,3 +182,23 @@ def slide_points_figure(
     fig.add_trace(_points(c, patch_size, scale, text if text is not None else [f"patch {i}" for i in range(c.shape[0])]))
     fig.update_layout(title=dict(text=title, font=dict(size=14)))
     return fig
+
+
+def selected_patch(event, n: int) -> int | None:
+    """The patch index (0..n-1) of the first selected point of a Plotly selection ``event`` on these figures.
+
+    Reads the point's ``customdata`` (the patch index the figures attach), else its
+    ``point_index``; None when nothing valid is selected. ``event`` is Streamlit's
+    ``st.plotly_chart(..., on_select="rerun")`` return value (a dict or an attribute object).
+    """
+    if not event:
+        return None
+    sel = event.get("selection", {}) if isinstance(event, dict) else getattr(event, "selection", {})
+    for p in (sel.get("points", []) if isinstance(sel, dict) else getattr(sel, "points", [])):
+        cd = p.get("customdata")
+        val = cd[0] if isinstance(cd, (list, tuple)) and cd else cd
+        if val is None:
+            val = p.get("point_index")
+        if val is not None and 0 <= int(val) < n:
+            return int(val)
+    return None
