@@ -62,10 +62,12 @@ def _check_finite(frame: pd.DataFrame, path: Path) -> None:
                 )
 
 
-def join_clinical(path: Path, patients: list[Patient], issues: list[str]) -> tuple[list[Patient], tuple[str, ...]]:
+def join_clinical(path: Path, patients: list[Patient], issues: list[str],
+                  left_out: frozenset[str] = frozenset()) -> tuple[list[Patient], tuple[str, ...]]:
     """Patients with the table's variables merged into ``clinical``, and the cohort's clinical columns.
 
-    See the module doc for the rules. Returns new :class:`Patient` objects (same order).
+    See the module doc for the rules; rows of the ``left_out`` cases are ignored silently.
+    Returns new :class:`Patient` objects (same order).
     """
     table = read_keyed(path, "clinical table")
     reserved = [c for c in table.frame.columns if c in RESERVED_COLUMNS]
@@ -78,7 +80,7 @@ def join_clinical(path: Path, patients: list[Patient], issues: list[str]) -> tup
             f"(e.g. stage, grade, subtype) as columns."
         )
     _check_finite(frame, path)
-    row_of = match_patients(table, [p.case_id for p in patients], "clinical table", issues)
+    row_of = match_patients(table, [p.case_id for p in patients], "clinical table", issues, left_out)
     merged = frame.groupby(table.ids.to_numpy(), sort=False).first()
     dup = table.duplicated_rows()
     if dup.size:

@@ -183,13 +183,14 @@ def genomics_from_labels(df: pd.DataFrame, path: Path, first_row: dict[str, int]
     return GenomicMatrix(tuple(case_ids), tuple(columns), values[take] if len(take) else values[:0])
 
 
-def genomics_from_file(path: Path, case_ids, columns_of, issues) -> tuple[GenomicMatrix, list[str]]:
+def genomics_from_file(path: Path, case_ids, columns_of, issues, left_out: frozenset[str] = frozenset()) -> tuple[GenomicMatrix, list[str]]:
     """Genomics from a separate table with one row per patient (see the module doc for its layout).
 
     ``columns_of(available) -> columns`` picks the columns to keep (the gene
     groups' union) from the file's genomic columns. Returns the matrix and the
     file's genomic columns (suffixed names; plain symbols get ``_rnaseq``).
-    A table whose case ids match no patient is an InputError with the overlap.
+    A table whose case ids match no patient is an InputError with the overlap
+    (rows of the ``left_out`` cases are ignored silently).
     """
     from .groups import genomic_columns
 
@@ -209,7 +210,7 @@ def genomics_from_file(path: Path, case_ids, columns_of, issues) -> tuple[Genomi
             f"{path}: no genomic columns; name them <GENE>_rnaseq, <GENE>_cnv or <GENE>_mut, "
             f"or give plain gene symbols (RNA) as in SurvPath's rna_clean.csv."
         )
-    row_of = match_patients(table, case_ids, "genomics table", issues)
+    row_of = match_patients(table, case_ids, "genomics table", issues, left_out)
     columns = columns_of(available)
     values = _numeric(frame[list(columns)], path)
     out = np.full((len(case_ids), len(columns)), np.nan, dtype=np.float32)

@@ -60,18 +60,23 @@ def read_keyed(path: Path, what: str, *, allow_unnamed_key: bool = False) -> Key
     return KeyedTable(Path(path), key, ids.astype(str).reset_index(drop=True), frame.reset_index(drop=True))
 
 
-def match_patients(table: KeyedTable, case_ids, what: str, issues: list[str]) -> dict[str, int]:
+def match_patients(table: KeyedTable, case_ids, what: str, issues: list[str],
+                   left_out: frozenset[str] = frozenset()) -> dict[str, int]:
     """``{case_id: row}`` for the cohort's patients that have a row (the first one).
 
     Raises InputError when *no* row matches a patient (the table is keyed
     differently), with the overlap count and an example from each side.
-    Rows matching no patient are ignored with an issue line.
+    Rows matching no patient are ignored with an issue line; rows of
+    ``left_out`` cases (label-CSV patients left out for lack of an endpoint
+    value) are ignored silently.
     """
     case_ids = list(case_ids)
     known = set(case_ids)
     first: dict[str, int] = {}
     for i, c in enumerate(table.ids):
         first.setdefault(c, i)
+    for c in left_out:
+        first.pop(c, None)
     matched = [c for c in first if c in known]
     if not matched:
         raise InputError(

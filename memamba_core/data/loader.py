@@ -63,7 +63,7 @@ def load_cohort(path: str | Path, *, endpoint: str | None = None, cache_items: i
     patients = table.patients
     clinical_columns = tuple(c for c in CLINICAL_COLUMNS if any(c in p.clinical for p in patients))
     if cfg.clinical is not None:
-        patients, clinical_columns = join_clinical(cfg.clinical, patients, issues)
+        patients, clinical_columns = join_clinical(cfg.clinical, patients, issues, frozenset(table.left_out))
     case_ids = [p.case_id for p in patients]
 
     groups, report, genomics = _genomics(cfg, df, table, case_ids, issues)
@@ -119,7 +119,7 @@ def _genomics(cfg: CohortConfig, df, table, case_ids, issues):
             found["groups"], found["report"] = _groups(cfg, available, issues)
             return found["groups"].all_columns if found["groups"] is not None else ()
 
-        matrix, _ = genomics_from_file(cfg.genomics, case_ids, columns_of, issues)
+        matrix, _ = genomics_from_file(cfg.genomics, case_ids, columns_of, issues, frozenset(table.left_out))
         groups, report = found["groups"], found["report"]
     else:
         available = genomic_columns(df.columns)
