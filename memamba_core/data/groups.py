@@ -67,8 +67,23 @@ class GeneGroups:
         return {"names": list(self.names), "columns": [list(c) for c in self.columns]}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "GeneGroups":
-        return cls(names=tuple(d["names"]), columns=tuple(tuple(c) for c in d["columns"]))
+    def from_dict(cls, d: dict, *, source: str | Path | None = None) -> "GeneGroups":
+        """Inverse of :meth:`to_dict`. A damaged record (missing keys, names and columns of
+        different lengths, non-text entries) is an InputError naming ``source`` (e.g. a fold's meta.json)."""
+        where = f"{source}: gene groups" if source is not None else "gene groups (no file named)"
+        try:
+            names, columns = d["names"], d["columns"]
+            ok = (isinstance(names, list) and isinstance(columns, list) and len(names) == len(columns)
+                  and all(isinstance(n, str) for n in names)
+                  and all(isinstance(c, list) and all(isinstance(x, str) for x in c) for c in columns))
+        except (KeyError, TypeError) as err:
+            raise InputError(f"{where}: expected keys names, columns ({short(err, 80)}); the checkpoint is damaged.") from err
+        if not ok:
+            raise InputError(
+                f"{where}: 'names' must be a list of G group names and 'columns' a list of G lists of column "
+                f"names; the checkpoint is damaged — retrain the fold or restore its meta.json."
+            )
+        return cls(names=tuple(names), columns=tuple(tuple(c) for c in columns))
 
 
 @dataclass(frozen=True)
