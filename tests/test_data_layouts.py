@@ -179,3 +179,9 @@ def test_input_paths_list_everything_read(tmp_path):
     assert paths[0] == root.resolve()
     for p in (cfg.labels, cfg.genomics, cfg.pathways, cfg.clinical, *cfg.splits):
         assert p in paths
+
+
+def test_pointing_at_survpaths_datasets_csv_says_to_go_up(tmp_path):
+    root = make_survpath_cohort(tmp_path)
+    with pytest.raises(InputError, match=r"this is the datasets_csv/ folder of the SurvPath layout; give the folder above it"):
+        load_cohort(root / "datasets_csv")

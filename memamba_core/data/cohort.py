@@ -249,8 +249,8 @@ class Cohort:
             missing = [c for cs in groups.columns for c in cs if c not in pos]
             if missing:
                 raise ValueError(f"scaler lacks {len(missing)} group column(s), e.g. {missing[0]}")
-            idx = [np.array([pos[c] for c in cs], dtype=np.int64) for cs in groups.columns]
-            plan = (scaler, groups, src, idx)
+            flat = np.array([pos[c] for cs in groups.columns for c in cs], dtype=np.int64)
+            plan = (scaler, groups, src, (flat, list(groups.sizes)))
             if len(self._token_index) >= 8:
                 self._token_index.clear()
             self._token_index[key] = plan
@@ -267,11 +267,12 @@ class Cohort:
         if not self.has_genomics(case_id):
             return None
         groups = self.groups if groups is None else groups
-        src, idx = self._token_plan(scaler, groups)
+        src, (flat, sizes) = self._token_plan(scaler, groups)
         row = self._genomics.values[self._genomics._row[case_id]]
         raw = np.where(src >= 0, row[np.maximum(src, 0)], np.nan)
         z = scaler.transform(raw) if scaler is not None else np.nan_to_num(raw, nan=0.0).astype(np.float32)
-        return [torch.from_numpy(np.ascontiguousarray(z[i])) for i in idx]
+        # one gather in group order, then G contiguous views: (sum size_g,) -> G x (size_g,)
+        return list(torch.from_numpy(np.ascontiguousarray(z[flat])).split(sizes))
 
     # ---- splits and summary --------------------------------------------
     def make_folds(self, k: int = 5, seed: int = 0) -> list[Split]:

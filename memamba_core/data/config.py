@@ -239,7 +239,7 @@ def _feature_dim(data: dict, source: Path | None) -> int | None:
     return v
 
 
-def _folder(root: Path, data: dict, key: str, source: Path | None, default: str) -> Path | None:
+def _dir(root: Path, data: dict, key: str, source: Path | None, default: str) -> Path | None:
     return _named(root, data, key, source, folder=True) or (
         resolve_inside(root, root / default, what=default) if (root / default).is_dir() else None
     )
@@ -295,9 +295,9 @@ def _discover(root: Path, data: dict, source: Path | None) -> CohortConfig:
         clinical=clinical or found.clinical,
         signatures=signatures,
         pathways=pathways,
-        pt_dir=_folder(root, data, "pt_dir", source, "pt_files"),
-        h5_dir=_folder(root, data, "h5_dir", source, "h5_files"),
-        slides_dir=_folder(root, data, "slides_dir", source, "slides"),
+        pt_dir=_dir(root, data, "pt_dir", source, "pt_files"),
+        h5_dir=_dir(root, data, "h5_dir", source, "h5_files"),
+        slides_dir=_dir(root, data, "slides_dir", source, "slides"),
         splits=_splits(root, data, source, found.splits),
         feature_dim=_feature_dim(data, source),
         source=source,

@@ -245,6 +245,11 @@ def discover(root: Path, *, study: str | None = None, rna_source: str | None = N
     ``header(path) -> list[str]`` reads a table's column names (used to choose among candidates).
     """
     where = where or str(root)
+    if (root / "metadata").is_dir() and (root / "raw_rna_data").is_dir():
+        raise InputError(
+            f"{where}: this is the datasets_csv/ folder of the SurvPath layout; give the folder above it "
+            f"({root.parent}), which also holds splits/."
+        )
     if (root / "datasets_csv" / "metadata").is_dir():
         return _survpath(root, study, rna_source, pathway_set, where)
     if rna_source is not None or pathway_set is not None:
