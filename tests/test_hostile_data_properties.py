@@ -173,7 +173,8 @@ def pt_files(draw):
     return buf.getvalue()
 
 
-_ATTR = st.one_of(st.integers(-5, 1024), st.floats(allow_nan=True), st.text(max_size=4), st.just(np.array([256, 1])))
+_ATTR = st.one_of(st.integers(-5, 1024), st.floats(allow_nan=True), st.just(np.array([256, 1])),
+                  st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=4))  # HDF5 text: no NUL
 
 
 def _write_h5_spec(path: Path, spec: dict) -> None:
