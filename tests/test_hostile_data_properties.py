@@ -123,7 +123,7 @@ def label_files(draw):
     return "labels.csv", data
 
 
-@budget(60)
+@budget(40)
 @given(label_files(), st.sampled_from([None, "os", "dss"]), st.booleans())
 def test_any_label_csv_loads_or_raises_input_error(file, endpoint, with_signatures):
     name, data = file
@@ -149,11 +149,10 @@ _DTYPES = [np.float32, np.float16, np.float64, np.int64, np.uint8, np.bool_, np.
 def arrays(draw, max_dims=3, width=4):
     """Mostly (N, width) or (1, N, width) float32 features; sometimes any shape and dtype."""
     n = draw(st.integers(0, 4))
-    shape = tuple(draw(st.one_of(st.just((n, width)), st.just((1, n, width)), st.just((n, 2)),
-                                 st.lists(st.integers(0, 4), min_size=0, max_size=max_dims))))
-    dtype = draw(st.one_of(st.just(np.float32), st.sampled_from(_DTYPES)))
+    shape = tuple(draw(st.sampled_from([(n, width)] * 3 + [(1, n, width), (n, 2)]) | st.lists(st.integers(0, 4), max_size=max_dims)))
+    dtype = draw(st.sampled_from([np.float32] * 4 + _DTYPES))
     size = int(np.prod(shape)) if shape else 1
-    finite = draw(st.booleans())
+    finite = draw(st.sampled_from([True, True, False]))
     values = draw(st.lists(st.floats(allow_nan=not finite, allow_infinity=not finite, width=32), min_size=size, max_size=size))
     with np.errstate(invalid="ignore", over="ignore"):
         arr = np.asarray(values, dtype=np.float64).reshape(shape)
@@ -217,7 +216,7 @@ def _check_bag(bag: Bag, width: int | None) -> None:
         assert bag.coords.shape == (x.shape[0], 2) and bag.coords.dtype == np.int64
 
 
-@budget(60)
+@budget(30)
 @given(st.one_of(st.tuples(st.just("pt"), pt_files()), st.tuples(st.just("h5"), h5_specs()),
                  st.tuples(st.just("h5bytes"), st.binary(max_size=64))))
 def test_any_feature_file_loads_or_raises_input_error(bag_template, file):
@@ -280,7 +279,7 @@ def cohort_template(tmp_path_factory):
     return make_clam_cohort(tmp_path_factory.mktemp("cf"), n_patients=3, feature_dim=4, n_splits=2, with_pt=False)
 
 
-@budget(80)
+@budget(60)
 @given(st.dictionaries(st.sampled_from(_KEYS), _value, max_size=5), st.sampled_from(["inside.toml", "outside.toml", "inside.yaml", "raw"]),
        st.text(max_size=60))
 def test_any_cohort_file_loads_or_raises_input_error(cohort_template, data, where, raw):
