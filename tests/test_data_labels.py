@@ -45,10 +45,7 @@ def test_censorship_not_binary(root):
     assert "labels.csv" in msg and "'censorship'" in msg and "data rows 3, 5" in msg and "0 (event) or 1 (censored)" in msg
 
 
-@pytest.mark.parametrize(
-    "value, what",
-    [(-1.0, "zero or negative"), (0.0, "zero or negative"), (np.nan, "missing \\(NaN\\)"), ("soon", "non-numeric")],
-)
+@pytest.mark.parametrize("value, what", [(-1.0, "negative"), ("soon", "non-numeric"), (np.inf, "infinite")])
 def test_bad_survival_times_list_rows(root, value, what):
     def f(d):
         d["survival_months"] = d["survival_months"].astype(object)
@@ -56,7 +53,39 @@ def test_bad_survival_times_list_rows(root, value, what):
         return d
 
     _edit(root, f)
-    with pytest.raises(InputError, match=rf"labels\.csv: column 'survival_months' has 2 {what} values \(data rows 2, 6\)"):
+    with pytest.raises(InputError, match=rf"labels\.csv: column 'survival_months' has 2 {what} values \(data rows 2, 6;"):
+        load_cohort(root)
+
+
+def test_zero_survival_time_is_kept(root):
+    # TCGA's progression-free intervals hold 0.0 months (an event in the first month): a valid time
+    _edit(root, lambda d: d.assign(survival_months=d["survival_months"].where(d.index != 6, 0.0)))
+    assert load_cohort(root).patient("CASE-005").survival_months == 0.0
+
+
+def test_missing_survival_leaves_the_patient_out_with_an_issue(root):
+    def f(d):
+        d.loc[d["case_id"] == "CASE-003", "survival_months"] = np.nan
+        d.loc[d["case_id"] == "CASE-004", "censorship"] = np.nan
+        return d
+
+    _edit(root, f)
+    cohort = load_cohort(root)
+    assert "CASE-003" not in cohort.case_ids() and "CASE-004" not in cohort.case_ids()
+    assert len(cohort.patients) == 4
+    assert any("2 patient(s) have no 'os' value" in i and "left out" in i for i in cohort.issues)
+
+
+def test_one_missing_row_of_a_multi_slide_patient_keeps_the_patient(root):
+    # CASE-000 has two slide rows; an empty cell on one of them is not a conflict
+    _edit(root, lambda d: d.assign(survival_months=[np.nan] + d["survival_months"].tolist()[1:]))
+    p = load_cohort(root).patient("CASE-000")
+    assert p.survival_months == 5.0 and p.slide_ids == ("CASE-000-DX1.svs", "CASE-000-DX2.svs")
+
+
+def test_every_patient_missing_survival_is_an_error(root):
+    _edit(root, lambda d: d.assign(survival_months=np.nan))
+    with pytest.raises(InputError, match=r"no patient has a complete 'os' label"):
         load_cohort(root)
 
 

@@ -19,24 +19,29 @@ from ..errors import InputError
 from ..paths import resolve_inside
 from .bags import SLIDE_EXTENSIONS, Bag, BagCache, SlideFiles, concat_slides, slide_stem
 from .config import CohortConfig
+from .endpoints import DEFAULT_ENDPOINT, ENDPOINTS
 from .genomics import GenomicMatrix, GenomicScaler
-from .groups import GeneGroups
+from .groups import GeneGroups, GroupsReport
 from .labels import Patient
 from .splits import Split
 from .splits import make_folds as _make_folds
 from .summary import CohortSummary
+from .widths import probe_width
 
 __all__ = ["Cohort"]
 
 
 @dataclass(eq=False)
 class Cohort:
-    """A cohort in the MCAT / CLAM layout, loaded into typed objects.
+    """A cohort in one of the published layouts, loaded into typed objects.
 
-    ``patients`` is one :class:`Patient` per ``case_id`` in label-CSV order;
-    ``groups`` the G gene groups (None without genomics); ``splits`` the
-    published splits (possibly empty); ``issues`` the non-fatal problems found
-    while loading (missing modalities, dropped groups, …).
+    ``patients`` is one :class:`Patient` per ``case_id`` in label-CSV order,
+    with the survival of the chosen ``endpoint`` (``"os"``, ``"dss"`` or
+    ``"pfi"``; ``endpoints`` lists those the label table has); ``groups`` the
+    G gene groups (None without genomics) and ``groups_report`` how their
+    genes matched the data; ``splits`` the published splits (possibly empty);
+    ``issues`` the non-fatal problems found while loading (missing
+    modalities, patients left out, dropped groups, …).
     """
 
     root: Path
@@ -46,6 +51,10 @@ class Cohort:
     splits: list[Split]
     issues: list[str]
     config: CohortConfig = field(repr=False)
+    endpoint: str = DEFAULT_ENDPOINT
+    endpoints: tuple[str, ...] = (DEFAULT_ENDPOINT,)
+    groups_report: GroupsReport | None = None
+    clinical_columns: tuple[str, ...] = ()
     _genomics: GenomicMatrix | None = field(repr=False, default=None)
     _slides: dict[str, SlideFiles] = field(repr=False, default_factory=dict)
     _cache: BagCache = field(repr=False, default_factory=BagCache)
@@ -54,9 +63,14 @@ class Cohort:
         self._by_id = {p.case_id: p for p in self.patients}
         self._feature_dim: int | None = self.config.feature_dim
         self._feature_dim_probed = self._feature_dim is not None
-        self._slide_images: dict[str, Path] | None = None
+        self._slide_images: dict[str, Path | InputError] | None = None
         self._clinical: pd.DataFrame | None = None
         self._token_index: dict = {}
+
+    @property
+    def endpoint_title(self) -> str:
+        """The chosen endpoint for display, e.g. ``"disease-specific survival"``."""
+        return ENDPOINTS[self.endpoint].title
 
     # ---- patients -------------------------------------------------------
     def case_ids(self) -> list[str]:
@@ -112,32 +126,19 @@ class Cohort:
         return self.groups is not None and g is not None and bool(g.present[g._row[case_id]])
 
     def feature_dim(self) -> int | None:
-        """D_in: from ``feature_dim`` in cohort.toml, else the first readable bag; None without pathology."""
+        """D_in: ``feature_dim`` from the cohort file, else the most common width of the feature
+        files (see :mod:`memamba_core.data.widths`); None without pathology."""
         if not self._feature_dim_probed:
-            self._feature_dim_probed = True
-            self._feature_dim = self._probe_feature_dim()
+            self.probe_feature_dim()
         return self._feature_dim
 
-    def _probe_feature_dim(self) -> int | None:
-        from .bags import read_slide_features
-
-        for files in self._slides.values():
-            if files.h5 is not None:
-                try:
-                    import h5py
-
-                    with h5py.File(files.h5, "r") as f:
-                        shape = f["features"].shape
-                    if len(shape) >= 2 and shape[-1] > 0:
-                        return int(shape[-1])
-                except Exception:  # damaged file: reported when its bag is loaded
-                    continue
-            elif files.pt is not None:
-                try:
-                    return int(read_slide_features(files, None).features.shape[1])
-                except InputError:
-                    continue
-        return None
+    def probe_feature_dim(self) -> None:
+        """Infer D_in from the feature files now (the loader calls it), adding any disagreement to ``issues``."""
+        self._feature_dim_probed = True
+        files = [f.h5 or f.pt for f in self._slides.values() if f.any]
+        probe = probe_width(files)
+        self._feature_dim = probe.width
+        self.issues.extend(probe.issues)
 
     def load_bag(self, case_id: str) -> Bag | None:
         """The patient's validated bag, slides concatenated; None without pathology.
@@ -168,17 +169,39 @@ class Cohort:
         return problems
 
     def slide_path(self, slide_id: str) -> Path | None:
-        """The whole-slide image for ``slide_id`` in ``slides/`` (any known extension), or None."""
+        """The whole-slide image for ``slide_id`` in ``slides/`` (any known extension), or None.
+
+        A slide file that resolves outside the cohort (a symlink pointing out) is refused with an
+        InputError for that slide only; the other slides stay available.
+        """
         if self._slide_images is None:
-            self._slide_images = {}
-            folder = self.config.slides_dir
-            if folder is not None:
-                for p in sorted(folder.iterdir()):
-                    if p.name.lower().endswith(SLIDE_EXTENSIONS):
-                        full = resolve_inside(self.root, p, what=f"slide {p.name}")
-                        self._slide_images.setdefault(p.name, full)
-                        self._slide_images.setdefault(slide_stem(p.name), full)
-        return self._slide_images.get(slide_id) or self._slide_images.get(slide_stem(slide_id))
+            self._slide_images = self._index_slide_images()
+        hit = self._slide_images.get(slide_id) or self._slide_images.get(slide_stem(slide_id))
+        if isinstance(hit, InputError):
+            raise InputError(str(hit))
+        return hit
+
+    def _index_slide_images(self) -> dict[str, Path | InputError]:
+        out: dict[str, Path | InputError] = {}
+        folder = self.config.slides_dir
+        if folder is None:
+            return out
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError as err:
+            self.issues.append(f"{folder}: the slides folder cannot be listed ({err}); slide images unavailable.")
+            return out
+        for p in entries:
+            if not p.name.lower().endswith(SLIDE_EXTENSIONS):
+                continue
+            try:
+                full: Path | InputError = resolve_inside(self.root, p, what=f"slide {p.name}")
+            except InputError as err:
+                full = err
+            for key in (p.name, slide_stem(p.name)):
+                if key not in out or isinstance(out[key], InputError):
+                    out[key] = full
+        return out
 
     # ---- genomics -------------------------------------------------------
     @property
@@ -226,8 +249,8 @@ class Cohort:
             missing = [c for cs in groups.columns for c in cs if c not in pos]
             if missing:
                 raise ValueError(f"scaler lacks {len(missing)} group column(s), e.g. {missing[0]}")
-            idx = [np.array([pos[c] for c in cs], dtype=np.int64) for cs in groups.columns]
-            plan = (scaler, groups, src, idx)
+            flat = np.array([pos[c] for cs in groups.columns for c in cs], dtype=np.int64)
+            plan = (scaler, groups, src, (flat, list(groups.sizes)))
             if len(self._token_index) >= 8:
                 self._token_index.clear()
             self._token_index[key] = plan
@@ -244,11 +267,12 @@ class Cohort:
         if not self.has_genomics(case_id):
             return None
         groups = self.groups if groups is None else groups
-        src, idx = self._token_plan(scaler, groups)
+        src, (flat, sizes) = self._token_plan(scaler, groups)
         row = self._genomics.values[self._genomics._row[case_id]]
         raw = np.where(src >= 0, row[np.maximum(src, 0)], np.nan)
         z = scaler.transform(raw) if scaler is not None else np.nan_to_num(raw, nan=0.0).astype(np.float32)
-        return [torch.from_numpy(np.ascontiguousarray(z[i])) for i in idx]
+        # one gather in group order, then G contiguous views: (sum size_g,) -> G x (size_g,)
+        return list(torch.from_numpy(np.ascontiguousarray(z[flat])).split(sizes))
 
     # ---- splits and summary --------------------------------------------
     def make_folds(self, k: int = 5, seed: int = 0) -> list[Split]:
@@ -280,6 +304,11 @@ class Cohort:
             feature_dim=self.feature_dim() if path.any() else None,
             n_splits=len(self.splits),
             issues=tuple(self.issues),
+            endpoint=self.endpoint,
+            endpoints=self.endpoints,
+            layout=self.config.layout,
+            clinical_columns=self.clinical_columns,
+            gene_overlap=self.groups_report.line() if self.groups_report is not None else "",
         )
 
     def __repr__(self) -> str:

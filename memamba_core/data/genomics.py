@@ -1,9 +1,15 @@
 """Per-patient genomic values and their standardisation.
 
 Genomic columns are ``<GENE>_rnaseq|_cnv|_mut``, either in the label CSV (one
-row per slide; a patient's first row is used) or in a separate genomics CSV
-keyed by ``case_id``. :class:`GenomicMatrix` holds them as a (P, C) float32
-array in the cohort's patient order; a missing value is NaN.
+row per slide; a patient's first row is used) or in a separate genomics table
+with one row per patient, keyed by ``case_id`` or by an unnamed first column
+(SurvPath's ``rna_clean.csv``). A separate table without any suffixed column
+holds plain gene symbols (SurvPath / PIBD): every named column is RNA
+expression and is read as ``<GENE>_rnaseq``. :class:`GenomicMatrix` holds the
+values as a (P, C) float32 array in the cohort's patient order; a missing
+value (an empty cell) is NaN. An infinite value, or one too large for
+float32, is an error naming the file, the column and the count — never taken
+as missing.
 
 Missing values (NaN) — the rule, in one place:
 
@@ -25,9 +31,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .tables import read_table, row_list
+from .keyed import match_patients, read_keyed
+from .tables import preview, row_list, short
 
-__all__ = ["GenomicScaler", "GenomicMatrix", "genomics_from_labels", "genomics_from_file"]
+__all__ = ["GenomicScaler", "GenomicMatrix", "genomics_from_labels", "genomics_from_file", "RNA_SUFFIX"]
+
+RNA_SUFFIX = "_rnaseq"
+_F32_MAX = float(np.finfo(np.float32).max)
 
 
 class GenomicScaler:
@@ -75,17 +85,28 @@ class GenomicScaler:
         return {"columns": list(self.columns), "mean": self.mean_.tolist(), "std": self.std_.tolist()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "GenomicScaler":
+    def from_dict(cls, d: dict, *, source: str | Path | None = None) -> "GenomicScaler":
+        """Inverse of :meth:`to_dict`. ``source`` (the file it came from, e.g. a fold's ``meta.json``)
+        is named in every error; a damaged record (missing keys, lengths that differ, a mean or std
+        that is not a finite number, a std ≤ 0) is an InputError."""
+        where = f"{source}: genomic scaler" if source is not None else "genomic scaler (no file named)"
+        fix = "the checkpoint is damaged; retrain the fold or restore its meta.json"
         try:
             cols, mean, std = tuple(d["columns"]), d["mean"], d["std"]
-        except (KeyError, TypeError) as err:
-            raise InputError(f"genomic scaler: expected keys columns, mean, std ({err}); the checkpoint is damaged.") from err
-        if not (len(cols) == len(mean) == len(std)):
+            if not all(isinstance(c, str) for c in cols):
+                raise TypeError("columns must be strings")
+            mean = np.asarray(mean, dtype=np.float64)
+            std = np.asarray(std, dtype=np.float64)
+        except (KeyError, TypeError, ValueError) as err:
+            raise InputError(f"{where}: expected keys columns, mean, std of strings and numbers ({short(err, 120)}); {fix}.") from err
+        if not (mean.ndim == std.ndim == 1 and len(cols) == len(mean) == len(std)):
             raise InputError(
-                f"genomic scaler: columns ({len(cols)}), mean ({len(mean)}) and std ({len(std)}) differ in length; "
-                f"the checkpoint is damaged."
+                f"{where}: columns ({len(cols)}), mean ({mean.size}) and std ({std.size}) differ in length; {fix}."
             )
-        return cls(cols, np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64))
+        if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
+            n = int((~np.isfinite(mean)).sum() + (~(np.isfinite(std) & (std > 0))).sum())
+            raise InputError(f"{where}: {n} mean/std value(s) are not finite (or a std is ≤ 0); {fix}.")
+        return cls(cols, mean, std)
 
     def __repr__(self) -> str:
         return f"GenomicScaler(C={len(self.columns)})"
@@ -110,22 +131,36 @@ class GenomicMatrix:
 
 
 def _numeric(frame: pd.DataFrame, path: Path) -> np.ndarray:
-    """Genomic block → (rows, C) float32; InputError on a non-numeric cell."""
-    dtypes = frame.dtypes
-    text_cols = [c for c, t in dtypes.items() if not pd.api.types.is_numeric_dtype(t)]
+    """Genomic block → (rows, C) float32 with NaN for empty cells.
+
+    InputError on a non-numeric cell, and on an infinite value or one beyond
+    float32's range (file, columns, count and rows named).
+    """
+    text_cols = [c for c, t in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(t)]
     fixed = {}
     for c in text_cols:
         v = pd.to_numeric(frame[c], errors="coerce")
         bad = np.flatnonzero((v.isna() & frame[c].notna()).to_numpy())
         if bad.size:
             raise InputError(
-                f"{path}: genomic column '{c}' has non-numeric values ({row_list(bad)}, e.g. "
-                f"{frame[c].iat[bad[0]]!r}); genomic values must be numbers (leave a cell empty for missing)."
+                f"{path}: genomic column '{short(c)}' has non-numeric values ({row_list(bad)}, e.g. "
+                f"{short(repr(frame[c].iat[bad[0]]))}); genomic values must be numbers (leave a cell empty for missing)."
             )
         fixed[c] = v
     if fixed:
         frame = frame.assign(**fixed)
-    return frame.to_numpy(dtype=np.float32)
+    x = frame.to_numpy(dtype=np.float64)
+    bad = np.isinf(x) | (np.abs(np.nan_to_num(x)) > _F32_MAX)
+    if bad.any():
+        per_col = bad.sum(axis=0)
+        cols = [frame.columns[j] for j in np.flatnonzero(per_col)]
+        j0 = int(np.flatnonzero(per_col)[0])
+        raise InputError(
+            f"{path}: {int(bad.sum())} infinite (or out-of-range) genomic value(s) in {len(cols)} column(s) "
+            f"({preview(cols, limit=5)}; '{short(cols[0])}' has {int(per_col[j0])}, {row_list(np.flatnonzero(bad[:, j0]))}); "
+            f"genomic values must be finite numbers — replace them, or empty those cells to mark them missing."
+        )
+    return x.astype(np.float32)
 
 
 def genomics_from_labels(df: pd.DataFrame, path: Path, first_row: dict[str, int], case_ids, columns, issues) -> GenomicMatrix:
@@ -141,46 +176,46 @@ def genomics_from_labels(df: pd.DataFrame, path: Path, first_row: dict[str, int]
         if rows.size:
             cases = list(dict.fromkeys(df["case_id"].iloc[rows]))
             issues.append(
-                f"{path.name}: {len(cases)} case(s) (e.g. {cases[0]}) have different genomic values on "
+                f"{path.name}: {len(cases)} case(s) (e.g. {short(cases[0])}) have different genomic values on "
                 f"different slide rows ({row_list(rows)}); each patient's first row was used."
             )
     take = np.array([first_row[c] for c in case_ids], dtype=np.int64)
     return GenomicMatrix(tuple(case_ids), tuple(columns), values[take] if len(take) else values[:0])
 
 
-def genomics_from_file(path: Path, case_ids, columns_of, issues) -> tuple[GenomicMatrix, list[str]]:
-    """Genomics from a separate CSV keyed by ``case_id``.
+def genomics_from_file(path: Path, case_ids, columns_of, issues, left_out: frozenset[str] = frozenset()) -> tuple[GenomicMatrix, list[str]]:
+    """Genomics from a separate table with one row per patient (see the module doc for its layout).
 
     ``columns_of(available) -> columns`` picks the columns to keep (the gene
     groups' union) from the file's genomic columns. Returns the matrix and the
-    file's genomic columns.
+    file's genomic columns (suffixed names; plain symbols get ``_rnaseq``).
+    A table whose case ids match no patient is an InputError with the overlap
+    (rows of the ``left_out`` cases are ignored silently).
     """
     from .groups import genomic_columns
 
-    table = read_table(path)
-    if "case_id" not in table.columns:
-        raise InputError(f"{path}: missing required column 'case_id'; the genomics CSV has one row per patient keyed by case_id.")
-    bad = np.flatnonzero(table["case_id"].isna().to_numpy())
-    if bad.size:
-        raise InputError(f"{path}: column 'case_id' is empty in {row_list(bad)}; every row needs a case_id.")
-    dup = np.flatnonzero(table["case_id"].duplicated(keep=False).to_numpy())
+    table = read_keyed(path, "genomics table", allow_unnamed_key=True)
+    dup = table.duplicated_rows()
     if dup.size:
-        case = table["case_id"].iat[dup[0]]
-        rows = np.flatnonzero((table["case_id"] == case).to_numpy())
-        raise InputError(f"{path}: case_id {case} appears on several rows ({row_list(rows)}); keep one row per patient.")
-    available = genomic_columns(table.columns)
+        case = table.ids.iat[dup[0]]
+        rows = np.flatnonzero((table.ids == case).to_numpy())
+        raise InputError(f"{path}: case_id {short(case)} appears on several rows ({row_list(rows)}); keep one row per patient.")
+    frame = table.frame
+    available = genomic_columns(frame.columns)
     if not available:
-        raise InputError(f"{path}: no genomic columns; name them <GENE>_rnaseq, <GENE>_cnv or <GENE>_mut.")
+        frame = frame.rename(columns={c: f"{c}{RNA_SUFFIX}" for c in frame.columns})
+        available = list(frame.columns)
+    if not available:
+        raise InputError(
+            f"{path}: no genomic columns; name them <GENE>_rnaseq, <GENE>_cnv or <GENE>_mut, "
+            f"or give plain gene symbols (RNA) as in SurvPath's rna_clean.csv."
+        )
+    row_of = match_patients(table, case_ids, "genomics table", issues, left_out)
     columns = columns_of(available)
-    values = _numeric(table[list(columns)], path)
-    index = {c: i for i, c in enumerate(table["case_id"])}
-    known = set(case_ids)
-    extra = [c for c in table["case_id"] if c not in known]
-    if extra:
-        issues.append(f"{path.name}: {len(extra)} case(s) not in the label CSV were ignored (e.g. {extra[0]}).")
+    values = _numeric(frame[list(columns)], path)
     out = np.full((len(case_ids), len(columns)), np.nan, dtype=np.float32)
-    for i, c in enumerate(case_ids):
-        j = index.get(c)
-        if j is not None:
-            out[i] = values[j]
+    take = [(i, row_of[c]) for i, c in enumerate(case_ids) if c in row_of]
+    if take:
+        dst, src = map(np.array, zip(*take))
+        out[dst] = values[src]
     return GenomicMatrix(tuple(case_ids), tuple(columns), out), available

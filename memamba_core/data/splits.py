@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .tables import read_table
+from .tables import read_table, short
 
-__all__ = ["Split", "read_split", "make_folds"]
+__all__ = ["Split", "read_split", "read_splits", "make_folds"]
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,13 @@ class Split:
         return cls(tuple(d["train"]), tuple(d["val"]), tuple(d.get("test", ())))
 
 
-def read_split(path: Path, known: set[str]) -> Split:
+def read_split(path: Path, known: set[str], left_out: frozenset[str] = frozenset()) -> Split:
     """Read and validate one split file against the cohort's case ids ``known``.
 
-    Raises InputError for a missing ``train``/``val`` column, a case the
-    cohort does not have (naming file, column, case), or a case in two columns.
+    Cases in ``left_out`` (patients of the label CSV left out for lack of an
+    endpoint value) are removed silently. Raises InputError for a missing
+    ``train``/``val`` column, a case the label CSV does not have (naming file,
+    column, case), or a case in two columns.
     """
     df = read_table(path)
     missing = [c for c in ("train", "val") if c not in df.columns]
@@ -52,12 +54,12 @@ def read_split(path: Path, known: set[str]) -> Split:
         if col not in df.columns:
             parts[col] = ()
             continue
-        ids = tuple(dict.fromkeys(v for v in df[col].dropna()))
+        ids = tuple(dict.fromkeys(v for v in df[col].dropna() if v not in left_out))
         unknown = [c for c in ids if c not in known]
         if unknown:
             more = f" and {len(unknown) - 1} more" if len(unknown) > 1 else ""
             raise InputError(
-                f"{path}: column '{col}' names case {unknown[0]}{more}, which is not in the label CSV; "
+                f"{path}: column '{col}' names case {short(unknown[0])}{more}, which is not in the label CSV; "
                 f"fix the split file or add the patient to the labels."
             )
         parts[col] = ids
@@ -65,10 +67,24 @@ def read_split(path: Path, known: set[str]) -> Split:
         both = set(parts[a]) & set(parts[b])
         if both:
             raise InputError(
-                f"{path}: case {sorted(both)[0]} is in both '{a}' and '{b}' ({len(both)} such case(s)); "
+                f"{path}: case {short(sorted(both)[0])} is in both '{a}' and '{b}' ({len(both)} such case(s)); "
                 f"a patient belongs to one part of a split."
             )
     return Split(parts["train"], parts["val"], parts["test"])
+
+
+def read_splits(paths, known: set[str], left_out: frozenset[str] = frozenset()) -> tuple[list[Split], int]:
+    """Read every split file (see :func:`read_split`); also returns how many distinct
+    ``left_out`` cases the files named (and were removed)."""
+    splits = [read_split(p, known, left_out) for p in paths]
+    named = set()
+    if left_out:
+        for p in paths:
+            df = read_table(p)
+            for col in ("train", "val", "test"):
+                if col in df.columns:
+                    named |= left_out & set(df[col].dropna())
+    return splits, len(named)
 
 
 def make_folds(case_ids: list[str], events: np.ndarray, k: int = 5, seed: int = 0) -> list[Split]:

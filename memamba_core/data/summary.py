@@ -13,10 +13,14 @@ __all__ = ["CohortSummary"]
 class CohortSummary:
     """Counts describing a loaded cohort (patient level unless named otherwise).
 
-    ``censored_fraction`` is the share of patients with ``censorship == 1``.
-    ``modalities`` counts patients with ``pathology``, ``genomics``, ``both``
-    and ``neither``. ``token_sizes`` are the G genomic group sizes (empty
-    without genomics); ``feature_dim`` is D_in (None without pathology).
+    Survival figures are the chosen ``endpoint``'s (``endpoints``: those the
+    cohort has). ``censored_fraction`` is the share of patients with
+    ``censorship == 1``. ``modalities`` counts patients with ``pathology``,
+    ``genomics``, ``both`` and ``neither``. ``token_sizes`` are the G genomic
+    group sizes (empty without genomics); ``gene_overlap`` says how the groups
+    file's genes matched the data; ``feature_dim`` is D_in (None without
+    pathology); ``clinical_columns`` the clinical variables; ``layout`` the
+    folder layout recognised (``survpath``, ``mcat``, ``folder``).
     """
 
     name: str
@@ -32,21 +36,31 @@ class CohortSummary:
     feature_dim: int | None
     n_splits: int
     issues: tuple[str, ...] = field(default_factory=tuple)
+    endpoint: str = "os"
+    endpoints: tuple[str, ...] = ("os",)
+    layout: str = "folder"
+    clinical_columns: tuple[str, ...] = ()
+    gene_overlap: str = ""
 
     def to_dict(self) -> dict:
         """JSON-safe dict."""
         d = asdict(self)
-        d["group_names"] = list(self.group_names)
-        d["token_sizes"] = list(self.token_sizes)
-        d["issues"] = list(self.issues)
+        for k in ("group_names", "token_sizes", "issues", "endpoints", "clinical_columns"):
+            d[k] = list(getattr(self, k))
         return d
 
     def to_frame(self) -> pd.DataFrame:
         """Two columns, ``item`` and ``value`` (strings), one row per figure — for display."""
+        from .endpoints import ENDPOINTS
+
         m = self.modalities
+        title = ENDPOINTS[self.endpoint].title if self.endpoint in ENDPOINTS else self.endpoint
         rows = [
             ("cohort", self.name),
             ("folder", self.root),
+            ("layout", self.layout),
+            ("endpoint", f"{self.endpoint} ({title})"),
+            ("endpoints available", ", ".join(self.endpoints) or "—"),
             ("patients", f"{self.n_patients}"),
             ("slides", f"{self.n_slides}"),
             ("events", f"{self.n_events}"),
@@ -56,7 +70,9 @@ class CohortSummary:
             ("with genomics", f"{m.get('genomics', 0)}"),
             ("with both", f"{m.get('both', 0)}"),
             ("genomic tokens (G)", f"{len(self.token_sizes)}"),
-            ("token sizes", ", ".join(str(s) for s in self.token_sizes) or "—"),
+            ("token sizes", _sizes(self.token_sizes)),
+            ("gene overlap", self.gene_overlap or "—"),
+            ("clinical variables", ", ".join(self.clinical_columns) or "—"),
             ("feature width (D_in)", "—" if self.feature_dim is None else str(self.feature_dim)),
             ("split files", f"{self.n_splits}"),
             ("issues", f"{len(self.issues)}"),
@@ -67,3 +83,11 @@ class CohortSummary:
         lines = [f"{r.item:>22}: {r.value}" for r in self.to_frame().itertuples()]
         lines += [f"  - {i}" for i in self.issues]
         return "\n".join(lines)
+
+
+def _sizes(sizes: tuple[int, ...], limit: int = 12) -> str:
+    """``"94, 334, …"``: at most ``limit`` sizes, then min–max of all (G may be in the hundreds)."""
+    if not sizes:
+        return "—"
+    text = ", ".join(str(s) for s in sizes[:limit])
+    return text if len(sizes) <= limit else f"{text}, … ({len(sizes)} groups, {min(sizes)}–{max(sizes)} each)"
