@@ -156,7 +156,7 @@ def test_a_slide_symlink_leaving_the_cohort_affects_only_that_slide(root, tmp_pa
     (root / "slides" / "CASE-000-DX1.svs").symlink_to(outside)
     (root / "slides" / "CASE-001-DX1.svs").write_bytes(b"y")
     cohort = load_cohort(root)
-    with pytest.raises(InputError, match=r"slide CASE-000-DX1\.svs .* outside the cohort folder"):
+    with pytest.raises(InputError, match=r"slide file CASE-000-DX1\.svs .* outside the cohort folder"):
         cohort.slide_path("CASE-000-DX1.svs")
     assert cohort.slide_path("CASE-001-DX1.svs") == (root / "slides" / "CASE-001-DX1.svs").resolve()
     with pytest.raises(InputError):

@@ -12,7 +12,7 @@ from memamba_core.data import load_cohort
 from memamba_core.demo.render import write_pyramid_tiff
 from memamba_core.errors import InputError
 from memamba_core.slides import (
-    available_backends, cohort_slide_file, find_slide_file, open_cohort_slide, read_patch, slide_patches,
+    available_backends, cohort_slide_file, open_cohort_slide, read_patch, slide_patches,
 )
 from tests._cohort_fixtures import make_clam_cohort
 
@@ -81,14 +81,14 @@ def test_only_the_cohorts_slides_are_served(hostile):
     assert open_cohort_slide(hostile, "CASE-004-DX1.svs") is None   # a patient without an image: nothing to open
 
 
-def test_find_slide_file_by_name_or_stem(tmp_path):
-    for name in ("B.tif", "A-DX1.SVS", "A-DX1.tif", "C.svs.txt"):
-        (tmp_path / name).write_bytes(b"x")
-    assert find_slide_file(tmp_path, "A-DX1.svs").name == "A-DX1.SVS"       # stem match, first by name
-    assert find_slide_file(tmp_path, "A-DX1.tif").name == "A-DX1.tif"       # the exact file name wins
-    assert find_slide_file(tmp_path, "B").name == "B.tif"
-    assert find_slide_file(tmp_path, "C.svs") is None and find_slide_file(None, "B") is None
-    assert find_slide_file(tmp_path / "absent", "B") is None
+def test_slide_file_found_by_name_or_stem(tmp_path):
+    root = make_clam_cohort(tmp_path, n_patients=2, with_pt=False)
+    (root / "slides").mkdir(exist_ok=True)
+    for name in ("CASE-000-DX1.SVS", "CASE-000-DX1.tif", "CASE-001-DX1.svs.txt"):
+        (root / "slides" / name).write_bytes(b"x")
+    cohort = load_cohort(root)
+    assert cohort_slide_file(cohort, "CASE-000-DX1.svs").name == "CASE-000-DX1.SVS"   # stem match, first by name
+    assert cohort_slide_file(cohort, "CASE-001-DX1.svs") is None                      # .svs.txt is no slide
 
 
 def _rewrite_coords(cohort, stem: str, coords: np.ndarray) -> None:

@@ -195,7 +195,7 @@ class Cohort:
             if not p.name.lower().endswith(SLIDE_EXTENSIONS):
                 continue
             try:
-                full: Path | InputError = resolve_inside(self.root, p, what=f"slide {p.name}")
+                full: Path | InputError = resolve_inside(self.root, p, what=f"slide file {p.name}")
             except InputError as err:
                 full = err
             for key in (p.name, slide_stem(p.name)):

@@ -16,7 +16,7 @@ _LAZY = {
     "patches": ("iter_patch_batches", "read_patch", "read_patches", "read_side"),
     "clam_h5": ("PatchH5", "read_patch_h5", "write_clam_h5", "read_clam_h5"),
     "geometry": ("PatchGeometry", "grid_step"),
-    "files": ("slide_stem", "find_slide_file", "cohort_slide_file", "open_cohort_slide"),
+    "files": ("slide_stem", "cohort_slide_file", "open_cohort_slide"),
     "view": ("SlidePatches", "slide_patches", "thumbnail_scale", "attention_keys", "to_numpy", "DEFAULT_PATCH_SIZE0"),
     "deepzoom": ("DeepZoomSource", "deep_zoom"),
 }

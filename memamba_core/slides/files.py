@@ -5,27 +5,25 @@ A slide image for ``slide_id`` is the file in the cohort's ``slides/`` folder na
 files) with any known slide extension, case-insensitive (``.svs``, ``.tif``, ``.ndpi``, …;
 :data:`memamba_core.formats.SLIDE_EXTENSIONS`); when several match, the first by name.
 
-Nothing is cached here, so one bad slide (a symlink leaving the cohort, a truncated or
-non-slide file) raises its own :class:`InputError` each time it is asked for, and never
-hides another slide. Only slides of the cohort's patients are served: a viewer that
+The matching itself is the cohort's (:meth:`Cohort.slide_path`, which indexes ``slides/`` once);
+one bad slide (a symlink leaving the cohort, a truncated or non-slide file) raises its own
+:class:`InputError` each time it is asked for, and never hides another slide. Only slides of the cohort's patients are served: a viewer that
 asks for anything else gets an error, not a file.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import InputError
 from ..formats import SLIDE_EXTENSIONS
-from ..paths import resolve_inside
 from .reader import Slide, open_slide
 
 if TYPE_CHECKING:
     from ..data.cohort import Cohort
 
-__all__ = ["slide_stem", "find_slide_file", "cohort_slide_file", "open_cohort_slide"]
+__all__ = ["slide_stem", "cohort_slide_file", "open_cohort_slide"]
 
 
 def slide_stem(slide_id: str) -> str:
@@ -37,18 +35,6 @@ def slide_stem(slide_id: str) -> str:
     return slide_id
 
 
-def find_slide_file(folder: Path | None, slide_id: str) -> Path | None:
-    """The slide image for ``slide_id`` in ``folder`` (see module doc), unresolved (a symlink stays one); None if absent."""
-    if folder is None or not Path(folder).is_dir():
-        return None
-    want = {slide_id, slide_stem(slide_id)}
-    with os.scandir(folder) as it:
-        names = sorted(e.name for e in it if e.name.lower().endswith(SLIDE_EXTENSIONS) and not e.name.startswith("."))
-    exact = [n for n in names if n == slide_id]
-    match = exact or [n for n in names if slide_stem(n) in want]
-    return Path(folder) / match[0] if match else None
-
-
 def cohort_slide_file(cohort: "Cohort", slide_id: str) -> Path | None:
     """The resolved slide image of ``slide_id`` inside ``cohort.root``; None when the cohort has none.
 
@@ -58,10 +44,7 @@ def cohort_slide_file(cohort: "Cohort", slide_id: str) -> Path | None:
     known = {s for p in cohort.patients for s in p.slide_ids}
     if slide_id not in known:
         raise InputError(f"cohort '{cohort.name}': {slide_id!r} is not a slide of its patients; pick one of their slide ids.")
-    path = find_slide_file(cohort.config.slides_dir, slide_id)
-    if path is None:
-        return None
-    return resolve_inside(cohort.root, path, what=f"slide file {path.name}")
+    return cohort.slide_path(slide_id)
 
 
 def open_cohort_slide(cohort: "Cohort", slide_id: str, backend: str = "auto") -> Slide | None:
