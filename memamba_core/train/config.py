@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from ..models import ModelConfig
+from ..models import ModelConfig, choices
 
 __all__ = ["TrainConfig", "model_template", "DATA_FIELDS"]
 
-_OPTIMIZERS = ("adam", "adamw")
 DATA_FIELDS = ("path_input_dim", "omic_sizes")  # ModelConfig fields filled from the cohort
 
 
@@ -32,8 +31,6 @@ def model_template(**fields) -> ModelConfig:
     """A ModelConfig for a TrainConfig: ``fields`` set, data-dependent fields left as placeholders."""
     fields.setdefault("omic_sizes", (1,))
     return ModelConfig(**fields)
-_SELECTIONS = ("last", "inner_val")
-_FOLDS = ("auto", "splits", "generated")
 
 
 @dataclass
@@ -76,9 +73,9 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise InputError naming the field and the allowed values."""
         checks = [
-            (self.optimizer in _OPTIMIZERS, f"optimizer must be one of {', '.join(_OPTIMIZERS)}, got {self.optimizer!r}"),
-            (self.selection in _SELECTIONS, f"selection must be one of {', '.join(_SELECTIONS)}, got {self.selection!r}"),
-            (self.folds in _FOLDS, f"folds must be one of {', '.join(_FOLDS)}, got {self.folds!r}"),
+            (getattr(self, name) in choices(name), f"{name} must be one of {', '.join(choices(name))}, got {getattr(self, name)!r}")
+            for name in ("optimizer", "selection", "folds")  # the choice fields (models.registry)
+        ] + [
             (self.lr > 0, f"lr must be > 0, got {self.lr}"),
             (self.weight_decay >= 0, f"weight_decay must be ≥ 0, got {self.weight_decay}"),
             (self.epochs >= 1, f"epochs must be ≥ 1, got {self.epochs}"),
