@@ -25,7 +25,7 @@ from .folder import RunFolder, write_acceptance, write_demo_spec, write_fold_met
 from .layout import FoldPaths, RunPaths, fold_number
 from .predictions import (Predictions, parse_predictions, prediction_frame, read_predictions_csv, survival_column_names,
                           survival_columns, write_predictions_csv)
-from .read import (finished_folds, fold_done, fold_metas, locate_fold, read_demo_spec, read_fold_meta, read_fold_predictions,
+from .read import (finished_folds, fold_done, fold_metas, locate_fold, read_acceptance, read_demo_spec, read_fold_meta, read_fold_predictions,
                    read_oof, read_progress, read_run_record, read_selection, read_summary, run_kind)
 from .records import META_FORMAT, RUN_FORMAT, FoldMeta, RunRecord, Selection
 
@@ -51,6 +51,7 @@ __all__ = [
     "parse_predictions",
     "prediction_frame",
     "read_ablation_table",
+    "read_acceptance",
     "read_demo_spec",
     "read_fold_meta",
     "read_fold_predictions",

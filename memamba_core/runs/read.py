@@ -37,6 +37,7 @@ __all__ = [
     "read_summary",
     "read_progress",
     "read_demo_spec",
+    "read_acceptance",
 ]
 
 
@@ -204,6 +205,21 @@ def read_progress(run_dir: str | Path) -> list[dict]:
         if isinstance(rec, dict):
             out.append(rec)
     return out
+
+
+def read_acceptance(out_dir: str | Path) -> dict | None:
+    """The demo acceptance record of an ablation folder (``memamba demo --check``); None before it is written.
+
+    Keys: ``c_index_mean`` (variant → mean C-index), ``full_beats_both``, ``attention_auroc``
+    (attention key → ``{"mean", "median", "n_slides"}``, ``positive_class``), ``train_config``.
+    """
+    p = RunPaths(out_dir).acceptance
+    if not p.is_file():
+        return None
+    data = read_json(p, "acceptance record", "rerun `memamba demo --check`.")
+    if not isinstance(data, dict):
+        raise InputError(f"{p}: not an acceptance record (expected a JSON object); rerun `memamba demo --check`.")
+    return data
 
 
 def read_demo_spec(run_dir: str | Path) -> dict | None:
