@@ -9,9 +9,10 @@ Where it lives (the one place both writer and reader use):
 
 - ``<out>/ablations.csv`` of an ablation folder, whose variants are the run
   folders ``<out>/<variant>/`` (``memamba ablate``);
-- ``<run>/ablations.csv`` inside a shipped run folder: the demo asset
-  (``assets/demo-model-full``) ships the table of the ablation run whose ``full``
-  variant has the same recipe as its checkpoint, next to that checkpoint.
+- ``<run>/ablations.csv`` inside a shipped run folder: the place where the demo
+  asset ships its cross-validated ablation table (``assets/demo-model-full/ablations.csv``:
+  the table of the ablation run whose ``full`` variant has the checkpoint's recipe),
+  next to that checkpoint.
 
 :func:`ablation_table` finds the table for a run folder, a fold folder, an
 ablation folder or a variant folder, whichever of these the caller holds.

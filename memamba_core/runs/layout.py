@@ -9,8 +9,8 @@ Run folder (``memamba train``; ``memamba_core.train.cv``)::
     <run>/fold_<k>/meta.json         written last: the fold is finished when it parses and names k
     <run>/oof_predictions.csv        every finished fold's predictions (rebuilt after each fold)
     <run>/summary.json               per-fold and mean/std metrics (rebuilt after each fold)
-    <run>/ablations.csv              only in a shipped run (the demo asset): the ablation table of the
-                                     ablation folder whose ``full`` variant this run is
+    <run>/ablations.csv              only in a shipped run (the demo asset's place for it): the ablation
+                                     table of the ablation run whose ``full`` variant has this run's recipe
     <run>/demo_spec.json             demo runs only: the demo generator spec the run was trained on
     <run>/.lock                      held while a process trains into the folder
     <run>/replaced-<UTC time>/       earlier results moved aside by ``--force``
