@@ -1,7 +1,7 @@
 """Acceptance: each piece of knowledge has one owner (issue 19).
 
 - Run-folder file names are spelled only by the run-folder owner (``memamba_core/runs/``)
-  and its tests; documentation (``docs/*.md``) may name them.
+  and its tests; documentation (``*.md``: README, docs/) may name them.
 - ``S_k`` survival columns are parsed only there.
 - Lists of model names or of a config field's choices exist only in the registry
   (``memamba_core/models/registry.py``) and, for the scan backends, in
@@ -20,7 +20,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-RUN_FILE_NAMES = ("oof_predictions.csv", "summary.json", "ablations.csv", "progress.jsonl", "meta.json", "model.safetensors")
+RUN_FILE_NAMES = ("oof_predictions.csv", "summary.json", "ablations.csv", "progress.jsonl", "meta.json", "model.safetensors",
+                  "selection.json", "demo_spec.json", "acceptance.json")
 RUN_OWNER = ("memamba_core/runs/",)
 RUN_OWNER_TESTS = ("tests/test_runs_", "tests/test_one_owner.py")
 
@@ -51,7 +52,7 @@ OTHER_COMPATIBILITY_CHECKS = {
     "dashboard/_info.py": REWIRED,  # feature width and group names only
 }
 
-_TEXT_SUFFIXES = {".py", ".md", ".toml", ".txt", ".cfg", ".ini", ".yml", ".yaml", ".sh", ".json", ""}
+_TEXT_SUFFIXES = {".py", ".toml", ".txt", ".cfg", ".ini", ".yml", ".yaml", ".sh", ""}
 
 
 def _tracked() -> list[str]:
@@ -64,10 +65,8 @@ def _tracked() -> list[str]:
 
 
 def _source_files() -> list[str]:
-    """Tracked text files that are code or configuration (assets' data files are not code)."""
-    return [f for f in _tracked()
-            if Path(f).suffix in _TEXT_SUFFIXES and not (f.startswith("assets/") and not f.endswith(".md"))
-            and not (f.startswith("docs/") and f.endswith(".md"))]
+    """Tracked text files that are code or configuration: not documentation (``*.md``), not the assets' data files."""
+    return [f for f in _tracked() if Path(f).suffix in _TEXT_SUFFIXES and not f.startswith("assets/")]
 
 
 def _owned(path: str, owners: tuple[str, ...]) -> bool:
