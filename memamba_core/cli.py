@@ -21,22 +21,13 @@ import time
 from pathlib import Path
 
 from .errors import InputError
+from .runs import file_names
 
 __all__ = ["main", "build_parser"]
 
-def _run_files() -> dict[str, str]:
-    """Names of a run folder's files for the help texts (from their owner, memamba_core.runs)."""
-    from .runs import RunPaths
-
-    run, fold = RunPaths(Path("RUN")), RunPaths(Path("RUN")).fold(0)
-    return {"config": run.config.name, "weights": fold.weights.name, "meta": fold.meta.name, "preds": fold.predictions.name,
-            "oof": run.oof.name, "summary": run.summary.name, "progress": run.progress.name, "ablations": run.ablations.name,
-            "acceptance": run.acceptance.name}
-
-
 _EPILOG_TRAIN = """\
 inputs:  COHORT — a cohort folder in the MCAT/CLAM layout or a cohort.toml (see docs/data.md).
-outputs: the run folder --out: {config}, fold_<k>/{weights} + {meta} + {preds},
+outputs: the run folder --out: {config}, fold_<k>/{weights} + {meta} + {predictions},
          {oof}, {summary} (per-fold and mean/std metrics), {progress} (live log).
 resume:  rerun the same command on the same --out: finished folds are skipped, never rewritten.
          A folder made with other settings is refused (use a new --out, or --force to move old results aside).
@@ -64,7 +55,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
 
     d = TrainConfig.__dataclass_fields__
     g = p.add_argument_group("training (defaults from TrainConfig; --config JSON sets many at once)")
-    g.add_argument("--config", type=Path, help=f"JSON file of TrainConfig fields (a run folder's {_run_files()['config']} works too); flags override it")
+    g.add_argument("--config", type=Path, help=f"JSON file of TrainConfig fields (a run folder's {file_names()['config']} works too); flags override it")
     g.add_argument("--optimizer", choices=choices("optimizer"), help=f"optimiser — {_choice_help('optimizer')} (default {d['optimizer'].default})")
     g.add_argument("--lr", type=float, help=f"learning rate (default {d['lr'].default})")
     g.add_argument("--weight-decay", type=float, help=f"weight decay (default {d['weight_decay'].default})")
@@ -92,7 +83,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     o = p.add_argument_group("run")
     o.add_argument("--out", type=Path, required=True, help="run folder to create or resume")
     o.add_argument("--force", action="store_true", help="if --out was made with other settings, move its results to replaced-<time>/ and start afresh")
-    o.add_argument("--no-progress", action="store_true", help=f"no progress bar (the progress log {_run_files()['progress']} is written anyway)")
+    o.add_argument("--no-progress", action="store_true", help=f"no progress bar (the progress log {file_names()['progress']} is written anyway)")
 
 
 def _parse_value(field: dataclasses.Field, text: str, name: str):
@@ -302,7 +293,7 @@ def _cmd_bench(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     raw = argparse.RawDescriptionHelpFormatter
-    files = _run_files()
+    files = file_names()
     top = argparse.ArgumentParser(
         prog="memamba",
         description="ME-Mamba multimodal survival analysis (whole-slide images + genomics): "

@@ -144,6 +144,15 @@ def test_a_damaged_ablation_table_names_the_file_and_the_fix(tmp_path, text, mes
         ablation_table(tmp_path)
 
 
+def test_file_names_for_messages_are_the_layout_s(tmp_path):
+    from memamba_core.runs import file_names
+
+    names, run = file_names(), RunPaths(tmp_path)
+    assert (names["oof"], names["summary"], names["ablations"]) == (run.oof.name, run.summary.name, run.ablations.name)
+    assert (names["weights"], names["meta"], names["selection"]) == (run.fold(0).weights.name, run.fold(0).meta.name,
+                                                                     run.fold(0).selection.name)
+
+
 def test_readers_of_a_folder_without_outputs_yet(tmp_path):
     assert read_oof(tmp_path) is None and read_summary(tmp_path) is None and read_progress(tmp_path) == []
     assert read_run_record(tmp_path) is None and finished_folds(tmp_path) == [] and ablation_table(tmp_path) is None

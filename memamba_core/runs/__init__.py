@@ -22,7 +22,7 @@ Example::
 from .._lazy import lazy_getattr
 from .ablations import ablation_row, ablation_table, read_ablation_table, write_ablation_table
 from .folder import RunFolder, write_acceptance, write_demo_spec, write_fold_meta
-from .layout import FoldPaths, RunPaths, fold_number
+from .layout import FoldPaths, RunPaths, file_names, fold_number
 from .predictions import (Predictions, parse_predictions, prediction_frame, read_predictions_csv, survival_column_names,
                           survival_columns, write_predictions_csv)
 from .read import (finished_folds, fold_done, fold_metas, locate_fold, read_acceptance, read_demo_spec, read_fold_meta, read_fold_predictions,
@@ -43,6 +43,7 @@ __all__ = [
     "Selection",
     "ablation_row",
     "ablation_table",
+    "file_names",
     "finished_folds",
     "fold_done",
     "fold_metas",

@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["RunPaths", "FoldPaths", "fold_number", "RUN_OUTPUTS", "WEIGHTS_SUFFIX"]
+__all__ = ["RunPaths", "FoldPaths", "fold_number", "file_names", "RUN_OUTPUTS", "WEIGHTS_SUFFIX"]
 
 _CONFIG = "config.json"
 _PROGRESS = "progress.jsonl"
@@ -52,6 +52,13 @@ WEIGHTS_SUFFIX = ".safetensors"
 
 # the run-level outputs a ``--force`` restart moves aside (with every fold folder)
 RUN_OUTPUTS = (_CONFIG, _PROGRESS, _OOF, _SUMMARY, _ABLATIONS, _DEMO_SPEC)
+
+
+def file_names() -> dict[str, str]:
+    """Each file's name by role, for help texts and messages (fold files are inside ``fold_<k>/``)."""
+    return {"config": _CONFIG, "progress": _PROGRESS, "oof": _OOF, "summary": _SUMMARY, "ablations": _ABLATIONS,
+            "acceptance": _ACCEPTANCE, "demo_spec": _DEMO_SPEC, "weights": _WEIGHTS, "meta": _META,
+            "predictions": _FOLD_PREDICTIONS, "selection": _SELECTION}
 
 
 def fold_number(path: str | Path) -> int | None:
