@@ -95,6 +95,7 @@ def run(cohort: Path, out: Path, threads: int = 1, folds: list[int] | None = Non
     import numpy as np
 
     from memamba_core.data import load_cohort
+    from memamba_core.runs import RunPaths, read_selection
     from memamba_core.train.nested import train_nested
 
     flags = candidates()
@@ -106,13 +107,13 @@ def run(cohort: Path, out: Path, threads: int = 1, folds: list[int] | None = Non
     seconds = time.perf_counter() - t0
     per_fold = []
     for f in summary["folds"]:
-        sel = json.loads((out / f"fold_{f['fold']}" / "selection.json").read_text(encoding="utf-8"))
+        sel = read_selection(RunPaths(out).fold(f["fold"]))
         per_fold.append({
             "fold": f["fold"], "c_index": round(float(f["c_index"]), 4), "n": f["n"], "n_events": f["n_events"],
             "chosen": f["chosen"], "chosen_inner_mean": round(float(f["inner_mean"]), 4),
             "member_c_index": [round(float(c), 4) for c in f["member_c_index"]],
             "inner_scores": {k: {"mean": round(v["mean"], 4), "inner": [round(c, 4) for c in v["inner"]]}
-                             for k, v in sel["inner_scores"].items()},
+                             for k, v in sel.inner_scores.items()},
             "seconds": round(f["seconds"], 1),
         })
     c = np.array([f["c_index"] for f in per_fold])

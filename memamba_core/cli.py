@@ -21,13 +21,14 @@ import time
 from pathlib import Path
 
 from .errors import InputError
+from .runs import file_names
 
 __all__ = ["main", "build_parser"]
 
 _EPILOG_TRAIN = """\
 inputs:  COHORT — a cohort folder in the MCAT/CLAM layout or a cohort.toml (see docs/data.md).
-outputs: the run folder --out: config.json, fold_<k>/model.safetensors + meta.json + predictions.csv,
-         oof_predictions.csv, summary.json (per-fold and mean/std metrics), progress.jsonl (live log).
+outputs: the run folder --out: {config}, fold_<k>/{weights} + {meta} + {predictions},
+         {oof}, {summary} (per-fold and mean/std metrics), {progress} (live log).
 resume:  rerun the same command on the same --out: finished folds are skipped, never rewritten.
          A folder made with other settings is refused (use a new --out, or --force to move old results aside).
 honesty: the reported score never selects on the fold it reports (--selection last, or inner_val: best
@@ -41,13 +42,21 @@ examples:
 """
 
 
+def _choice_help(field: str) -> str:
+    """``a: what a; b: what b`` for a registry choice field (models: their one-line descriptions)."""
+    from .models import choices, describe_choice
+
+    return "; ".join(f"{v}: {describe_choice(field, v)}" for v in choices(field))
+
+
 def _add_train_options(p: argparse.ArgumentParser) -> None:
+    from .models import choices
     from .train.config import TrainConfig
 
     d = TrainConfig.__dataclass_fields__
     g = p.add_argument_group("training (defaults from TrainConfig; --config JSON sets many at once)")
-    g.add_argument("--config", type=Path, help="JSON file of TrainConfig fields (a run folder's config.json works too); flags override it")
-    g.add_argument("--optimizer", choices=("adam", "adamw"), help=f"optimiser (default {d['optimizer'].default})")
+    g.add_argument("--config", type=Path, help=f"JSON file of TrainConfig fields (a run folder's {file_names()['config']} works too); flags override it")
+    g.add_argument("--optimizer", choices=choices("optimizer"), help=f"optimiser — {_choice_help('optimizer')} (default {d['optimizer'].default})")
     g.add_argument("--lr", type=float, help=f"learning rate (default {d['lr'].default})")
     g.add_argument("--weight-decay", type=float, help=f"weight decay (default {d['weight_decay'].default})")
     g.add_argument("--epochs", type=int, help=f"epochs per fold (default {d['epochs'].default})")
@@ -58,23 +67,23 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--expert-warmup-epochs", type=int, metavar="E", help="ME-Mamba: the first E epochs train each expert on its own prediction only, then the fused one (default 0 = off)")
     g.add_argument("--l1-genomic", type=float, help="proximal L1 strength on the genomic input weights, soft-threshold lr·λ per step (default 0 = off)")
     g.add_argument("--seed", type=int, help="seed for init, order, dropout, patch subsampling and generated folds (default 0)")
-    g.add_argument("--selection", choices=("last", "inner_val"), help="model selection: last epoch (default) or best epoch on an inner split")
+    g.add_argument("--selection", choices=choices("selection"), help=f"model selection — {_choice_help('selection')} (default {d['selection'].default})")
     g.add_argument("--max-train-patches", type=int, help=f"random patch subsample per bag when training, 0 = all (default {d['max_train_patches'].default})")
     g.add_argument("--n-bins", type=int, help="K time bins (default 4)")
     g.add_argument("--num-threads", type=int, help="torch CPU threads, 0 = torch default")
-    g.add_argument("--folds", choices=("auto", "splits", "generated"), help="split files of the cohort (auto: if present) or generated stratified folds")
+    g.add_argument("--folds", choices=choices("folds"), help=f"folds — {_choice_help('folds')} (default {d['folds'].default})")
     g.add_argument("--n-folds", type=int, help="number of generated folds (default 5)")
     g.add_argument("--eval-every", type=int, help="log the validation C-index every N epochs (0 = at the end only)")
     m = p.add_argument_group("model (any ModelConfig field via --set FIELD=VALUE)")
-    m.add_argument("--model", dest="model_name", choices=("memamba", "abmil", "snn", "mambamil", "late_fusion"), help="architecture (default memamba)")
-    m.add_argument("--modalities", choices=("both", "pathology", "genomics"), help="inputs used by memamba/late_fusion (default both)")
+    m.add_argument("--model", dest="model_name", choices=choices("model"), help=f"architecture — {_choice_help('model')} (default memamba)")
+    m.add_argument("--modalities", choices=choices("modalities"), help=f"inputs of a model that reads both — {_choice_help('modalities')} (default both)")
     m.add_argument("--d-model", type=int, help="model width d (default 256)")
     m.add_argument("--set", dest="model_set", action="append", default=[], metavar="FIELD=VALUE",
                    help="set a ModelConfig field, e.g. --set ot=sinkhorn --set n_layers=1 (repeatable)")
     o = p.add_argument_group("run")
     o.add_argument("--out", type=Path, required=True, help="run folder to create or resume")
     o.add_argument("--force", action="store_true", help="if --out was made with other settings, move its results to replaced-<time>/ and start afresh")
-    o.add_argument("--no-progress", action="store_true", help="no progress bar (progress.jsonl is written anyway)")
+    o.add_argument("--no-progress", action="store_true", help=f"no progress bar (the progress log {file_names()['progress']} is written anyway)")
 
 
 def _parse_value(field: dataclasses.Field, text: str, name: str):
@@ -142,6 +151,7 @@ def _cmd_demo(args) -> int:
     if args.check:
         from .data import load_cohort
         from .paths import cache_dir
+        from .runs import RunPaths
         from .train.demo_check import demo_acceptance
         from .train.demo_model import demo_train_config
 
@@ -149,7 +159,7 @@ def _cmd_demo(args) -> int:
         res = demo_acceptance(load_cohort(path, cache_items=100_000), demo_train_config(args.profile), out,
                               progress=not args.no_progress)
         print(json.dumps({k: res[k] for k in ("c_index_mean", "full_beats_both", "attention_auroc")}, indent=2))
-        print(f"written: {Path(out) / 'acceptance.json'}")
+        print(f"written: {RunPaths(out).acceptance}")
     return 0
 
 
@@ -233,7 +243,7 @@ def _cmd_evaluate(args) -> int:
 
 def _cmd_predict(args) -> int:
     from .data import load_cohort
-    from .paths import atomic_write_text
+    from .runs import write_predictions_csv
     from .train.checkpoint import load_checkpoint
     from .train.predict import predict_cohort
 
@@ -243,13 +253,14 @@ def _cmd_predict(args) -> int:
         torch.set_num_threads(args.num_threads)
     loaded = load_checkpoint(args.checkpoint, fold=args.fold)
     df = predict_cohort(loaded, load_cohort(args.cohort))
-    atomic_write_text(args.out, df.to_csv(index=False, float_format="%.6g"))
+    write_predictions_csv(args.out, df)
     print(f"{len(df)} patients predicted with {loaded.path} → {args.out}")
     return 0
 
 
 def _cmd_ablate(args) -> int:
     from .data import load_cohort
+    from .runs import RunPaths
     from .train.ablate import run_ablations
     from .train.distributed import init_distributed, shutdown_distributed
 
@@ -262,7 +273,7 @@ def _cmd_ablate(args) -> int:
         shutdown_distributed(d)
     if d.is_main:
         print(table.to_string(index=False, columns=[c for c in ("variant", "c_index_mean", "c_index_std") if c in table]))
-        print(f"table: {Path(args.out) / 'ablations.csv'}")
+        print(f"table: {RunPaths(args.out).ablations}")
     return 0
 
 
@@ -282,6 +293,7 @@ def _cmd_bench(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     raw = argparse.RawDescriptionHelpFormatter
+    files = file_names()
     top = argparse.ArgumentParser(
         prog="memamba",
         description="ME-Mamba multimodal survival analysis (whole-slide images + genomics): "
@@ -295,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Generate the deterministic demo cohort (pyramidal TIFF slides, features, genomics, survival, "
                        "ground truth) into $MEMAMBA_CACHE or ~/.cache/memamba, once; later calls reuse it.",
                        epilog="outputs: prints the cohort folder (and with --model the trained demo run folder; with --check\n"
-                       "         the acceptance numbers, also written to acceptance.json).\n\n"
+                       f"         the acceptance numbers, also written to {files['acceptance']} in --check-out).\n\n"
                        "examples:\n  memamba demo\n  memamba demo --profile tiny\n  memamba demo --model\n  memamba demo --model --retrain\n  memamba demo --check")
     p.add_argument("--profile", default="full", help="demo size: full (default) or tiny (for tests)")
     p.add_argument("--model", action="store_true", help="also train (or reuse) the demo ME-Mamba checkpoint the dashboard loads")
@@ -326,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="cross-validate a model on a cohort into a run folder (resumable)", formatter_class=raw,
                        description="Train and cross-validate one model config on a cohort: per fold, fit the genomic scaler "
-                       "and time bins on the training patients, train, predict the held-out patients.", epilog=_EPILOG_TRAIN)
+                       "and time bins on the training patients, train, predict the held-out patients.", epilog=_EPILOG_TRAIN.format(**files))
     p.add_argument("cohort", type=Path, help="cohort folder or cohort.toml")
     _add_train_options(p)
     p.set_defaults(func=_cmd_train)
@@ -334,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="metrics with bootstrap CIs of a run folder's out-of-fold predictions", formatter_class=raw,
                        description="Recompute Harrell's and IPCW C-index, integrated Brier score and time-dependent AUC per fold, "
                        "mean ± std over folds, and the pooled out-of-fold C-index with a seeded bootstrap interval.",
-                       epilog="inputs:  RUN — a run folder of `memamba train` (reads oof_predictions.csv, fold_<k>/meta.json).\n"
+                       epilog=f"inputs:  RUN — a run folder of `memamba train` (reads {files['oof']}, fold_<k>/{files['meta']}).\n"
                        "outputs: a table on stdout; with --json the full result as JSON. The run folder is not modified.\n\n"
                        "examples:\n  memamba evaluate runs/demo\n  memamba evaluate runs/demo --n-boot 2000 --json runs/demo_eval.json")
     p.add_argument("run", type=Path, help="run folder")
@@ -351,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "survival_months, censorship, event, in_training.\n\n"
                        "examples:\n  memamba predict runs/demo/fold_0 ~/.cache/memamba/demo-full --out preds.csv\n"
                        "  memamba predict runs/demo /data/other_cohort --fold 2 --out preds.csv")
-    p.add_argument("checkpoint", type=Path, help="fold folder (fold_<k>/), run folder, or model.safetensors")
+    p.add_argument("checkpoint", type=Path, help=f"fold folder (fold_<k>/), run folder, or a fold's {files['weights']}")
     p.add_argument("cohort", type=Path, help="cohort folder or cohort.toml")
     p.add_argument("--out", type=Path, required=True, help="CSV file to write")
     p.add_argument("--fold", type=int, help="fold of a run folder (default: its first finished fold)")
@@ -359,11 +371,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "busy machine, where extra threads wait for one another)")
     p.set_defaults(func=_cmd_predict)
 
-    p = sub.add_parser("ablate", help="the ablation grid of the model config under the same CV → ablations.csv", formatter_class=raw,
+    p = sub.add_parser("ablate", help=f"the ablation grid of the model config under the same CV → {files['ablations']}", formatter_class=raw,
                        description="Cross-validate the full model and each variant with one switch off (each scan branch, optimal "
                        "transport, Sinkhorn instead of hard OT, MMD, interleaving) and each modality alone, with the same folds "
                        "and training settings. Each variant is a resumable run in OUT/<variant>/.",
-                       epilog="outputs: OUT/ablations.csv (variant, changes, mean/std of each metric, per-fold C-index).\n\n"
+                       epilog=f"outputs: OUT/{files['ablations']} (variant, changes, mean/std of each metric, per-fold C-index).\n\n"
                        "examples:\n  memamba ablate ~/.cache/memamba/demo-full --out runs/ablate --epochs 10\n"
                        "  memamba ablate COHORT --out runs/ab --variants full pathology_only genomics_only")
     p.add_argument("cohort", type=Path, help="cohort folder or cohort.toml")

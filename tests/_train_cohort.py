@@ -136,8 +136,9 @@ def assert_two_processes_match_one(cohort: Path, tmp_path: Path, args: list[str]
     assert main(["train", str(cohort), "--out", str(tmp_path / "one"), *args]) == 0
     proc = train_two_processes(cohort, tmp_path / "two", args)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    one = pd.read_csv(tmp_path / "one" / "oof_predictions.csv")
-    two = pd.read_csv(tmp_path / "two" / "oof_predictions.csv")
+    from memamba_core.runs import read_oof
+
+    one, two = read_oof(tmp_path / "one").to_frame(), read_oof(tmp_path / "two").to_frame()
     assert list(one.case_id) == list(two.case_id)
     np.testing.assert_allclose(two.risk, one.risk, atol=1e-4)
     return one, two

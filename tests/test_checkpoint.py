@@ -5,11 +5,11 @@ import pickle
 import shutil
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from memamba_core.errors import InputError
+from memamba_core.runs import FoldPaths, RunPaths, read_oof
 from memamba_core.train import load_checkpoint, predict_cohort
 from tests._train_cohort import trained_run, one_thread  # one_thread: autouse fixture
 
@@ -29,7 +29,7 @@ def test_load_fold_and_run_folder(trained):
     cohort, run = trained
     a = load_checkpoint(run)  # run folder → first finished fold
     b = load_checkpoint(run / "fold_0")
-    c = load_checkpoint(run / "fold_0" / "model.safetensors")
+    c = load_checkpoint(RunPaths(run).fold(0).weights)
     assert a.fold == b.fold == c.fold == 0
     assert not a.model.training
     assert a.cuts.shape == (3,) and a.groups.names == ("A", "B", "C") and a.feature_dim == 8
@@ -41,7 +41,7 @@ def test_load_fold_and_run_folder(trained):
 
 def test_loaded_model_reproduces_out_of_fold_predictions(trained):
     cohort, run = trained
-    oof = pd.read_csv(run / "oof_predictions.csv", dtype={"case_id": str})
+    oof = read_oof(run).frame
     for k in range(3):
         loaded = load_checkpoint(run, fold=k)
         part = oof[oof.fold == k].set_index("case_id")
@@ -53,13 +53,13 @@ def test_loaded_model_reproduces_out_of_fold_predictions(trained):
 def test_corrupt_weights(trained, tmp_path):
     _, run = trained
     d = _copy_fold(run, tmp_path)
-    (d / "model.safetensors").write_bytes(b"\x00garbage, not a safetensors file" * 10)
+    FoldPaths(d).weights.write_bytes(b"\x00garbage, not a safetensors file" * 10)
     with pytest.raises(InputError, match="not a valid safetensors file"):
         load_checkpoint(d)
-    (d / "model.safetensors").write_bytes(pickle.dumps({"w": [1, 2]}))
+    FoldPaths(d).weights.write_bytes(pickle.dumps({"w": [1, 2]}))
     with pytest.raises(InputError, match="torch pickle"):
         load_checkpoint(d)
-    (d / "model.safetensors").write_bytes((run / "fold_0" / "model.safetensors").read_bytes()[:100])  # truncated
+    FoldPaths(d).weights.write_bytes(RunPaths(run).fold(0).weights.read_bytes()[:100])  # truncated
     with pytest.raises(InputError, match="not a valid safetensors file"):
         load_checkpoint(d)
 
@@ -67,11 +67,11 @@ def test_corrupt_weights(trained, tmp_path):
 def test_corrupt_or_missing_meta(trained, tmp_path):
     _, run = trained
     d = _copy_fold(run, tmp_path)
-    (d / "meta.json").write_text("{truncated")
-    with pytest.raises(InputError, match="corrupt checkpoint metadata"):
+    FoldPaths(d).meta.write_text("{truncated")
+    with pytest.raises(InputError, match="corrupt or unreadable checkpoint metadata"):
         load_checkpoint(d)
-    (d / "meta.json").unlink()
-    with pytest.raises(InputError, match="meta.json\\b.*missing|missing"):
+    FoldPaths(d).meta.unlink()
+    with pytest.raises(InputError, match="missing; a checkpoint folder needs its meta record"):
         load_checkpoint(d)
     with pytest.raises(InputError, match="no such checkpoint"):
         load_checkpoint(tmp_path / "nowhere")
@@ -82,14 +82,14 @@ def test_corrupt_or_missing_meta(trained, tmp_path):
 def test_config_does_not_match_weights(trained, tmp_path):
     _, run = trained
     d = _copy_fold(run, tmp_path)
-    meta = json.loads((d / "meta.json").read_text())
+    meta = json.loads(FoldPaths(d).meta.read_text())
     meta["model_config"]["d_model"] = 24
-    (d / "meta.json").write_text(json.dumps(meta))
+    FoldPaths(d).meta.write_text(json.dumps(meta))
     with pytest.raises(InputError, match=r"do not match the model config .*shape mismatch.*checkpoint \(\d+, \d+\) vs model"):
         load_checkpoint(d)
     meta["model_config"]["d_model"] = 16
     meta["model_config"]["n_layers"] = 2  # a deeper model: its second layer's keys are not in the checkpoint
-    (d / "meta.json").write_text(json.dumps(meta))
+    FoldPaths(d).meta.write_text(json.dumps(meta))
     with pytest.raises(InputError, match="key\\(s\\) the model needs are absent: .*layers\\.1"):
         load_checkpoint(d)
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from memamba_core.cli import main
+from memamba_core.runs import RunPaths, ablation_table, read_summary
 from tests._train_cohort import make_cohort, one_thread  # one_thread: autouse fixture
 
 TINY = ["--epochs", "1", "--d-model", "16", "--set", "d_state=4", "--set", "n_layers=1", "--grad-accum", "4",
@@ -50,9 +51,10 @@ def test_train_evaluate_predict(cohort_dir, tmp_path, capsys):
     pd.testing.assert_frame_equal(pd.read_csv(preds1), df, rtol=1e-5)
 
     # rerunning the same command resumes: nothing retrained
-    before = (run / "fold_0" / "model.safetensors").stat().st_mtime_ns
+    weights = RunPaths(run).fold(0).weights
+    before = weights.stat().st_mtime_ns
     assert main(["train", str(cohort_dir), "--out", str(run), *TINY]) == 0
-    assert (run / "fold_0" / "model.safetensors").stat().st_mtime_ns == before
+    assert weights.stat().st_mtime_ns == before
 
 
 def test_errors_exit_2_with_the_message(cohort_dir, tmp_path, capsys):
@@ -64,7 +66,7 @@ def test_errors_exit_2_with_the_message(cohort_dir, tmp_path, capsys):
     assert main(["train", str(cohort_dir), "--out", str(tmp_path / "r"), "--lr", "-1"]) == 2
     assert "lr must be > 0" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path)]) == 2
-    assert "oof_predictions.csv: missing" in capsys.readouterr().err
+    assert f"{RunPaths(tmp_path).oof}: missing" in capsys.readouterr().err
     assert main(["predict", str(tmp_path), str(cohort_dir), "--out", str(tmp_path / "p.csv")]) == 2
     assert "holds no finished fold" in capsys.readouterr().err
     assert not (tmp_path / "p.csv").exists()
@@ -89,10 +91,12 @@ def test_fusion_flags_reach_the_train_config(tmp_path, capsys):
 def test_ablate_writes_one_table(cohort_dir, tmp_path):
     out = tmp_path / "ab"
     assert main(["ablate", str(cohort_dir), "--out", str(out), "--variants", "full", "genomics_only", *TINY]) == 0
-    table = pd.read_csv(out / "ablations.csv")
+    table = ablation_table(out)
     assert list(table.variant) == ["full", "genomics_only"]
     assert {"c_index_mean", "c_index_std", "c_index_fold_0", "changes"} <= set(table.columns)
-    assert (out / "genomics_only" / "summary.json").is_file()
+    summary = read_summary(out / "genomics_only")
+    assert table.set_index("variant").loc["genomics_only", "c_index_mean"] == pytest.approx(summary["mean"]["c_index"], abs=1e-4)
+    pd.testing.assert_frame_equal(ablation_table(out / "full" / "fold_0"), table)  # found from a variant's fold too
     assert main(["ablate", str(cohort_dir), "--out", str(out), "--variants", "bogus", *TINY]) == 2
 
 

@@ -1,10 +1,10 @@
 """Two CPU processes under torchrun (gloo + DistributedDataParallel) give the same run as one process."""
 
-import json
 
 import numpy as np
 import pytest
 
+from memamba_core.runs import read_progress
 from memamba_core.train.distributed import Dist, init_distributed
 from tests._train_cohort import assert_two_processes_match_one, make_cohort, one_thread  # one_thread: autouse fixture
 
@@ -26,9 +26,9 @@ def test_two_processes_match_one(tmp_path):
     one, two = assert_two_processes_match_one(cohort, tmp_path, ARGS)
     np.testing.assert_allclose(two[["S_1", "S_2", "S_3", "S_4"]], one[["S_1", "S_2", "S_3", "S_4"]], atol=1e-4)
     # only rank 0 wrote: one run_start line, and the log says two processes took part
-    prog = [json.loads(x) for x in (tmp_path / "two" / "progress.jsonl").read_text().splitlines()]
+    prog = read_progress(tmp_path / "two")
     starts = [r for r in prog if r["event"] == "run_start"]
     assert len(starts) == 1 and starts[0]["world"] == 2
-    l1 = [r["loss"] for r in map(json.loads, (tmp_path / "one" / "progress.jsonl").read_text().splitlines()) if r["event"] == "epoch"]
+    l1 = [r["loss"] for r in read_progress(tmp_path / "one") if r["event"] == "epoch"]
     l2 = [r["loss"] for r in prog if r["event"] == "epoch"]
     np.testing.assert_allclose(l2, l1, rtol=1e-4)  # all-reduced loss statistics

@@ -38,14 +38,19 @@ def test_predict_cohort_table(loaded):
     np.testing.assert_array_equal(df.risk, again.risk)  # eval mode: deterministic
 
 
-def test_incompatible_cohorts_are_refused(loaded, tmp_path):
+def test_incompatible_cohorts_are_refused_with_every_problem(loaded, tmp_path):
     _, lm, _ = loaded
     wide = load_cohort(make_cohort(tmp_path / "wide", n=6, d_in=12))
     with pytest.raises(InputError, match="trained on 8-dim patch features but cohort 'wide' has 12-dim"):
         predict_cohort(lm, wide)
     other_groups = load_cohort(make_cohort(tmp_path / "groups", n=6, n_genes=4))
-    with pytest.raises(InputError, match="trained on gene groups \\(A, B, C\\) but cohort 'groups' has \\(A\\)"):
+    with pytest.raises(InputError, match="trained on gene groups \\(A, B, C\\) but cohort 'groups' has \\(A\\): the cohort lacks B, C"):
         predict_patient(lm, other_groups, "P000")
     no_path = load_cohort(make_cohort(tmp_path / "nopath", n=6, pathology=False))
-    with pytest.raises(InputError, match="needs patch features"):
+    with pytest.raises(InputError, match="reads patch features \\(D_in = 8\\) but cohort 'nopath' .* has none"):
         predict_cohort(lm, no_path)
+    both_wrong = load_cohort(make_cohort(tmp_path / "both", n=6, d_in=12, n_genes=4))
+    with pytest.raises(InputError, match="does not fit cohort 'both' \\(2 problems\\)") as err:
+        predict_cohort(lm, both_wrong)
+    text = str(err.value)  # one error lists them all: the feature width and the gene groups
+    assert "12-dim" in text and "the cohort lacks B, C" in text

@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from memamba_core.runs import RunPaths, read_fold_predictions, read_run_record, read_selection
+
 REPO = Path(__file__).resolve().parents[1]
 COHORT = Path(os.environ.get("MEMAMBA_BLCA", REPO.parent / "shared" / "data" / "tcga_blca"))
 RECORDED = REPO / "benchmarks" / "results" / "blca_genomics.json"
@@ -105,19 +107,18 @@ def test_rerun_reproduces_the_recorded_folds(fresh, recorded):
 
 def test_scored_on_the_published_splits_with_nothing_selected_on_them(fresh):
     _, out = fresh
-    config = json.loads((out / "config.json").read_text())
-    assert config["procedure"] == "nested"
-    for cfg in config["grid"].values():
+    record = read_run_record(out)
+    assert record.kind == "nested"
+    for cfg in record.grid.values():
         assert cfg["selection"] == "last" and cfg["model"]["modalities"] == "genomics"
     splits = _published_splits()
-    assert [(set(f["train"]), set(f["val"])) for f in config["folds"]] == [(set(t), set(v)) for t, v in splits]
+    assert [(set(f["train"]), set(f["val"])) for f in record.folds] == [(set(t), set(v)) for t, v in splits]
     labels = pd.read_csv(COHORT / "tcga_blca_all_clean.csv.gz", usecols=["case_id", "survival_months", "censorship"]).drop_duplicates("case_id").set_index("case_id")
     for k in FOLDS:
         train, val = splits[k]
-        sel = json.loads((out / f"fold_{k}" / "selection.json").read_text())
-        assert set(sel["val_case_ids"]) == set(val) and sel["n_train"] == len(train)
-        pred = pd.read_csv(out / f"fold_{k}" / "predictions.csv", dtype={"case_id": str})
-        assert set(pred.case_id) == set(val)
+        sel = read_selection(RunPaths(out).fold(k))
+        assert set(sel.val_case_ids) == set(val) and sel.n_train == len(train)
+        assert set(read_fold_predictions(out, k).frame.case_id) == set(val)
         # time bins: quartiles of the uncensored *training* times only
         tr = labels.loc[train]
-        np.testing.assert_allclose(sel["cuts"], np.quantile(tr.survival_months[tr.censorship == 0], [0.25, 0.5, 0.75]))
+        np.testing.assert_allclose(sel.cuts, np.quantile(tr.survival_months[tr.censorship == 0], [0.25, 0.5, 0.75]))

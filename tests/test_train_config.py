@@ -23,6 +23,26 @@ def test_json_round_trip(tmp_path):
     assert TrainConfig.from_json(p) == cfg
 
 
+def test_a_real_run_record_gives_its_training_config():
+    """`memamba train --config RUN/config.json` repeats a run: its record also holds the model, cohort and folds."""
+    from memamba_core.cli import _train_config, build_parser
+    from memamba_core.runs import RunPaths
+    from memamba_core.train import demo_train_config
+    from memamba_core.train.demo_model import shipped_demo_model
+
+    record = RunPaths(shipped_demo_model("full")).config
+    assert TrainConfig.from_json(record) == demo_train_config("full")
+    args = build_parser().parse_args(["train", "c", "--out", "r", "--config", str(record), "--epochs", "2"])
+    assert _train_config(args) == demo_train_config("full").replace(epochs=2)
+
+
+def test_a_nested_run_record_is_refused(tmp_path):
+    p = tmp_path / "record.json"
+    p.write_text(json.dumps({"format": "memamba-run", "procedure": "nested", "grid": {"a": {}}}))
+    with pytest.raises(InputError, match="a nested run's record holds no single training config"):
+        TrainConfig.from_json(p)
+
+
 @pytest.mark.parametrize(
     "changes, match",
     [

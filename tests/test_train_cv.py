@@ -1,6 +1,5 @@
 """Cross-validated training into a run folder: outputs, honesty, resume, refusals."""
 
-import json
 
 import numpy as np
 import pandas as pd
@@ -8,6 +7,7 @@ import pytest
 
 from memamba_core.data import load_cohort
 from memamba_core.errors import InputError
+from memamba_core.runs import RunPaths, finished_folds, read_fold_meta, read_oof, read_run_record
 from memamba_core.train import read_progress, train_cv
 from tests._train_cohort import make_cohort, tiny_train, one_thread  # one_thread: autouse fixture
 
@@ -18,7 +18,8 @@ def cohort(tmp_path_factory):
 
 
 def _files(run):
-    return {p.relative_to(run): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file() and p.name != "progress.jsonl"}
+    log = RunPaths(run).progress
+    return {p.relative_to(run): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file() and p != log}
 
 
 def test_run_folder_contents(cohort, tmp_path):
@@ -26,26 +27,29 @@ def test_run_folder_contents(cohort, tmp_path):
     summary = train_cv(cohort, tiny_train(eval_every=1), run, progress=False)
     assert summary["complete"] and summary["n_folds_finished"] == 3
     assert summary["mean"]["c_index"] is not None and 0 <= summary["mean"]["c_index"] <= 1
-    oof = pd.read_csv(run / "oof_predictions.csv", dtype={"case_id": str})
+    preds = read_oof(run)
+    oof = preds.to_frame()
     assert list(oof.columns) == ["case_id", "fold", "risk", "S_1", "S_2", "S_3", "S_4", "survival_months", "censorship"]
     assert sorted(oof.case_id) == sorted(cohort.case_ids())  # every patient predicted exactly once, out of fold
-    np.testing.assert_allclose(oof.risk, -oof[["S_1", "S_2", "S_3", "S_4"]].sum(axis=1), atol=1e-5)
-    cfg = json.loads((run / "config.json").read_text())
+    np.testing.assert_allclose(preds.risk, -preds.survival.sum(axis=1), atol=1e-5)
+    record = read_run_record(run)
+    assert finished_folds(run) == [0, 1, 2] and record.n_folds == 3 and record.cohort_name == "tiny"
     for k in range(3):
-        meta = json.loads((run / f"fold_{k}" / "meta.json").read_text())
-        train_ids, val_ids = set(meta["train_case_ids"]), set(meta["val_case_ids"])
+        meta = read_fold_meta(RunPaths(run).fold(k))
+        train_ids, val_ids = set(meta.train_case_ids), set(meta.val_case_ids)
         assert not train_ids & val_ids
         assert set(oof.case_id[oof.fold == k]) == val_ids
-        assert meta["train_case_ids"] == cfg["folds"][k]["train"]
+        assert list(meta.train_case_ids) == record.folds[k]["train"]
         # scaler and cuts come from the training patients only
-        X = cohort.genomic_matrix(meta["train_case_ids"])
-        np.testing.assert_allclose(meta["scaler"]["mean"], np.nanmean(X, axis=0), rtol=1e-5, atol=1e-6)
-        tr = [cohort.patient(c) for c in meta["train_case_ids"]]
+        X = cohort.genomic_matrix(list(meta.train_case_ids))
+        np.testing.assert_allclose(meta.scaler["mean"], np.nanmean(X, axis=0), rtol=1e-5, atol=1e-6)
+        tr = [cohort.patient(c) for c in meta.train_case_ids]
         ev = [p.survival_months for p in tr if p.event]
-        np.testing.assert_allclose(meta["cuts"], np.quantile(ev, [0.25, 0.5, 0.75]))
-        assert meta["model_config"]["omic_sizes"] == [4, 4, 4] and meta["model_config"]["path_input_dim"] == 8
-        assert meta["groups"]["names"] == ["A", "B", "C"]
-        assert meta["selected_epoch"] == 2  # selection "last"
+        np.testing.assert_allclose(meta.cuts, np.quantile(ev, [0.25, 0.5, 0.75]))
+        np.testing.assert_array_equal(preds.cuts[k], meta.cuts)
+        assert meta.model_config["omic_sizes"] == [4, 4, 4] and meta.model_config["path_input_dim"] == 8
+        assert meta.group_names == ("A", "B", "C")
+        assert meta.selected_epoch == 2  # selection "last"
     prog = read_progress(run)
     epochs = [r for r in prog if r["event"] == "epoch"]
     assert len(epochs) == 3 * 2
@@ -76,10 +80,11 @@ def test_resume_after_interruption_skips_finished_folds(cohort, tmp_path):
 
     with pytest.raises(Interrupt):
         train_cv(cohort, cfg, run, progress=False, on_record=crash_in_fold_1)
-    assert (run / "fold_0" / "meta.json").is_file()
-    assert not (run / "fold_1" / "meta.json").exists()
-    before = {k: v for k, v in _files(run).items() if str(k).startswith("fold_0")}
-    mtimes = {p: p.stat().st_mtime_ns for p in (run / "fold_0").iterdir()}
+    assert finished_folds(run) == [0]
+    assert RunPaths(run).fold(0).meta.is_file() and not RunPaths(run).fold(1).meta.exists()
+    fold0 = RunPaths(run).fold(0).dir
+    before = {k: v for k, v in _files(run).items() if (run / k).parent == fold0}
+    mtimes = {p: p.stat().st_mtime_ns for p in fold0.iterdir()}
     assert not list(run.rglob("*.tmp"))  # nothing half-written under any name
 
     seen = []
@@ -94,7 +99,7 @@ def test_resume_after_interruption_skips_finished_folds(cohort, tmp_path):
     # the resumed run equals an uninterrupted one, and one that never looked at the validation folds
     # while training (eval_every=0): monitoring cannot influence the model
     train_cv(cohort, tiny_train(eval_every=0), tmp_path / "clean", progress=False)
-    pd.testing.assert_frame_equal(pd.read_csv(run / "oof_predictions.csv"), pd.read_csv(tmp_path / "clean" / "oof_predictions.csv"))
+    pd.testing.assert_frame_equal(read_oof(run).to_frame(), read_oof(tmp_path / "clean").to_frame())
 
 
 def test_different_config_is_refused_unless_forced(cohort, tmp_path):
@@ -107,9 +112,9 @@ def test_different_config_is_refused_unless_forced(cohort, tmp_path):
     assert _files(run) == before  # nothing overwritten
     train_cv(cohort, tiny_train(epochs=1, lr=2e-3), run, progress=False, force=True)
     moved = [p for p in run.iterdir() if p.name.startswith("replaced-")]
-    assert len(moved) == 1 and (moved[0] / "fold_0" / "model.safetensors").read_bytes() == before[
-        (run / "fold_0" / "model.safetensors").relative_to(run)]
-    assert json.loads((run / "config.json").read_text())["train"]["lr"] == 2e-3
+    weights = RunPaths(run).fold(0).weights
+    assert len(moved) == 1 and RunPaths(moved[0]).fold(0).weights.read_bytes() == before[weights.relative_to(run)]
+    assert read_run_record(run).train["lr"] == 2e-3
 
 
 def test_unrelated_folder_is_refused(cohort, tmp_path):
@@ -140,7 +145,7 @@ def test_fewer_patients_than_folds(tmp_path):
 
 def test_missing_modality_for_the_model(tmp_path):
     cohort = load_cohort(make_cohort(tmp_path / "c", n=12, pathology=False))
-    with pytest.raises(InputError, match="no patch features .*--modalities genomics"):
+    with pytest.raises(InputError, match="reads patch features but cohort 'c' .* has none .*--modalities genomics"):
         train_cv(cohort, tiny_train(), tmp_path / "run", progress=False)
     summary = train_cv(cohort, tiny_train(model={"modalities": "genomics"}, epochs=1), tmp_path / "run", progress=False)
     assert summary["complete"]

@@ -8,6 +8,7 @@ import pytest
 import memamba_core.demo
 import memamba_core.train.demo_model as dm
 from memamba_core.demo.profiles import get_profile
+from memamba_core.runs import RunPaths, read_demo_spec, read_run_record, read_summary
 from memamba_core.train import TrainConfig, demo_train_config, load_checkpoint
 from tests._train_cohort import make_cohort, tiny_train, one_thread  # one_thread: autouse fixture
 
@@ -33,11 +34,12 @@ def built_run(tmp_path, monkeypatch):
 def test_built_once_then_reused(built_run, tmp_path):
     run, calls = built_run
     assert run == tmp_path / "cache" / "demo-tiny-model" and calls == ["tiny"]
-    assert (run / "summary.json").is_file() and load_checkpoint(run).cohort_name == "demo-tiny"
-    stamp = (run / "fold_0" / "model.safetensors").stat().st_mtime_ns
+    assert read_summary(run)["complete"] and load_checkpoint(run).cohort_name == "demo-tiny"
+    weights = RunPaths(run).fold(0).weights
+    stamp = weights.stat().st_mtime_ns
     assert dm.ensure_demo_model("tiny") == run
     assert calls == ["tiny"]  # second call: the cohort is not even loaded
-    assert (run / "fold_0" / "model.safetensors").stat().st_mtime_ns == stamp
+    assert weights.stat().st_mtime_ns == stamp
 
 
 def test_shipped_run_is_copied_instead_of_training(built_run, tmp_path, monkeypatch):
@@ -49,24 +51,24 @@ def test_shipped_run_is_copied_instead_of_training(built_run, tmp_path, monkeypa
     got = dm.ensure_demo_model("tiny")
     assert got == tmp_path / "fresh-cache" / "demo-tiny-model"
     assert calls == ["tiny"]  # no second training: the shipped run was used
-    assert (got / "fold_0" / "model.safetensors").read_bytes() == (run / "fold_0" / "model.safetensors").read_bytes()
+    assert RunPaths(got).fold(0).weights.read_bytes() == RunPaths(run).fold(0).weights.read_bytes()
     assert load_checkpoint(got).cohort_name == "demo-tiny"
 
 
 def test_run_for_another_demo_spec_is_stale_and_retrained(built_run):
     run, calls = built_run
-    spec = json.loads((run / "demo_spec.json").read_text())
-    (run / "demo_spec.json").write_text(json.dumps({**spec, "version": -1}))
+    spec = read_demo_spec(run)
+    RunPaths(run).demo_spec.write_text(json.dumps({**spec, "version": -1}))
     assert dm.ensure_demo_model("tiny") == run
     assert calls == ["tiny", "tiny"]  # retrained for the current generator
-    assert json.loads((run / "demo_spec.json").read_text()) == spec
+    assert read_demo_spec(run) == spec
 
 
 def test_shipped_run_for_another_spec_is_not_used(built_run, tmp_path, monkeypatch):
     run, calls = built_run
     assets = tmp_path / "assets"
     shutil.copytree(run, assets / "demo-model-tiny")
-    (assets / "demo-model-tiny" / "demo_spec.json").write_text("{}")
+    RunPaths(assets / "demo-model-tiny").demo_spec.write_text("{}")
     monkeypatch.setattr(dm, "ASSETS", assets)
     monkeypatch.setenv("MEMAMBA_CACHE", str(tmp_path / "fresh-cache"))
     dm.ensure_demo_model("tiny")
@@ -81,8 +83,7 @@ def test_shipped_checkpoint_is_current():
     ``memamba demo --model --retrain`` (assets/README.md).
     """
     run = dm.shipped_demo_model("full")
-    assert json.loads((run / dm.SPEC_FILE).read_text()) == memamba_core.demo.demo_spec("full")
-    trained = json.loads((run / "config.json").read_text())["train"]
-    assert TrainConfig.from_dict(trained) == demo_train_config("full")
-    summary = json.loads((run / "summary.json").read_text())
+    assert read_demo_spec(run) == memamba_core.demo.demo_spec("full")
+    assert TrainConfig.from_dict(read_run_record(run).train) == demo_train_config("full")
+    summary = read_summary(run)
     assert summary["complete"] and summary["n_folds_finished"] == get_profile("full").n_folds

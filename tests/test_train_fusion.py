@@ -4,13 +4,13 @@ per-expert auxiliary loss (each expert's own prediction is scored too)."""
 from collections import Counter
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from memamba_core.data import load_cohort
 from memamba_core.errors import InputError
 from memamba_core.models import ModelConfig, build_model
+from memamba_core.runs import read_oof, read_run_record
 from memamba_core.train import TrainConfig, train_cv
 from memamba_core.train.loop import _forward
 from tests._train_cohort import make_cohort, tiny_train, one_thread  # one_thread: autouse fixture
@@ -80,10 +80,10 @@ def test_training_with_modality_dropout_and_aux_loss_is_deterministic_and_change
     runs = {}
     for name, cfg in (("off", base), ("on", dropped), ("on_again", dropped)):
         train_cv(cohort, cfg, tmp_path / name, progress=False)
-        runs[name] = pd.read_csv(tmp_path / name / "oof_predictions.csv").sort_values("case_id")["risk"].to_numpy()
+        runs[name] = read_oof(tmp_path / name).frame.sort_values("case_id")["risk"].to_numpy()
     np.testing.assert_allclose(runs["on"], runs["on_again"], rtol=0, atol=1e-6)
     assert not np.allclose(runs["on"], runs["off"], atol=1e-4)
-    saved = TrainConfig.from_dict(__import__("json").loads((tmp_path / "on" / "config.json").read_text())["train"])
+    saved = TrainConfig.from_dict(read_run_record(tmp_path / "on").train)
     assert saved.modality_dropout == 0.5 and saved.expert_aux_weight == 1.0 and saved.expert_warmup_epochs == 1
 
 

@@ -6,7 +6,7 @@ import torch
 
 from memamba_core.data import load_cohort
 from memamba_core.errors import InputError
-from memamba_core.models import ModelConfig, build_model
+from memamba_core.models import ModelConfig, build_model, model_names, model_reads
 from memamba_core.train import TrainConfig, train_cv
 from memamba_core.train.loop import soft_threshold
 from memamba_core.train.checkpoint import load_checkpoint
@@ -21,7 +21,7 @@ def test_soft_threshold_zeroes_small_weights_and_shrinks_the_rest():
 
 def test_every_genomic_model_exposes_the_weights_that_read_gene_values():
     sizes = (5, 7, 3)
-    for name in ("memamba", "snn", "late_fusion"):
+    for name in [n for n in model_names() if "genomics" in model_reads(n)]:
         model = build_model(ModelConfig(model=name, path_input_dim=8, omic_sizes=sizes, d_model=16))
         widths = sorted(w.shape[1] for w in model.genomic_input_weights())
         assert widths in (sorted(sizes), [sum(sizes)]), name

@@ -1,13 +1,12 @@
 """Nested selection: candidates scored on inner folds of each training fold; the validation fold read only at the end."""
 
-import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from memamba_core.data import load_cohort
 from memamba_core.errors import InputError
+from memamba_core.runs import RunPaths, finished_folds, read_oof, read_progress, read_selection, read_summary
 from memamba_core.train import nested, train_cv
 from memamba_core.train.nested import train_nested
 from tests._train_cohort import make_cohort, tiny_train, one_thread  # one_thread: autouse fixture
@@ -60,17 +59,18 @@ def test_run_folder_records_the_choice_and_every_inner_score(nested_run):
     summary, out, _ = nested_run
     assert summary["complete"] and summary["n_folds_finished"] == 2 and summary["candidates"] == ["dense", "sparse"]
     for f in summary["folds"]:
-        sel = json.loads((out / f"fold_{f['fold']}" / "selection.json").read_text())
-        assert set(sel["inner_scores"]) == {"dense", "sparse"}
-        assert all(len(s["inner"]) == 2 for s in sel["inner_scores"].values())
-        best = max(sel["inner_scores"], key=lambda n: sel["inner_scores"][n]["mean"])
-        assert sel["chosen"] == best == f["chosen"]
-        assert len(sel["member_c_index"]) == 2
+        sel = read_selection(RunPaths(out).fold(f["fold"]))
+        assert set(sel.inner_scores) == {"dense", "sparse"}
+        assert all(len(s["inner"]) == 2 for s in sel.inner_scores.values())
+        best = max(sel.inner_scores, key=lambda n: sel.inner_scores[n]["mean"])
+        assert sel.chosen == best == f["chosen"]
+        assert len(sel.member_c_index) == 2
     assert summary["mean_c_index"] == pytest.approx(np.mean([f["c_index"] for f in summary["folds"]]))
-    oof = pd.read_csv(out / "oof_predictions.csv", dtype={"case_id": str})
-    assert sorted(oof.case_id) == sorted(f"P{i:03d}" for i in [*range(20, 28), *range(0, 8)])
-    np.testing.assert_allclose(oof.risk, -oof[["S_1", "S_2", "S_3", "S_4"]].sum(axis=1), atol=1e-5)
-    events = [json.loads(x)["event"] for x in (out / "progress.jsonl").read_text().splitlines()]
+    oof = read_oof(out)
+    assert sorted(oof.frame.case_id) == sorted(f"P{i:03d}" for i in [*range(20, 28), *range(0, 8)])
+    np.testing.assert_allclose(oof.risk, -oof.survival.sum(axis=1), atol=1e-5)
+    assert finished_folds(out) == [0, 1] and sorted(oof.cuts) == [0, 1]
+    events = [r["event"] for r in read_progress(out)]
     assert events.count("inner") == 2 * 2 and events.count("fold_end") == 2
 
 
@@ -79,18 +79,17 @@ def test_an_ensemble_member_is_the_fold_memamba_train_trains(cohort, tmp_path):
     grid = {"only": _candidate(l1_genomic=0.5)}
     summary = train_nested(cohort, grid, tmp_path / "n", n_inner=2, ensemble=1)
     train_cv(cohort, grid["only"], tmp_path / "cv", progress=False)
-    a = pd.read_csv(tmp_path / "n" / "oof_predictions.csv", dtype={"case_id": str})
-    b = pd.read_csv(tmp_path / "cv" / "oof_predictions.csv", dtype={"case_id": str})
-    assert list(a.case_id) == list(b.case_id)
+    a, b = read_oof(tmp_path / "n"), read_oof(tmp_path / "cv")
+    assert list(a.frame.case_id) == list(b.frame.case_id)
     np.testing.assert_allclose(a.risk, b.risk, rtol=1e-5, atol=1e-6)
-    assert summary["folds"][0]["c_index"] == pytest.approx(json.loads((tmp_path / "cv" / "summary.json").read_text())["folds"][0]["c_index"])
+    assert summary["folds"][0]["c_index"] == pytest.approx(read_summary(tmp_path / "cv")["folds"][0]["c_index"])
 
 
 def test_rerun_resumes_and_another_grid_is_refused(cohort, nested_run, tmp_path):
     summary, out, _ = nested_run
-    before = (out / "fold_0" / "selection.json").read_bytes()
+    before = RunPaths(out).fold(0).selection.read_bytes()
     again = train_nested(cohort, GRID, out, n_inner=2, inner_seeds=1, ensemble=2)
-    assert again["folds"] == summary["folds"] and (out / "fold_0" / "selection.json").read_bytes() == before
+    assert again["folds"] == summary["folds"] and RunPaths(out).fold(0).selection.read_bytes() == before
     with pytest.raises(InputError, match="different configuration"):
         train_nested(cohort, {"dense": GRID["dense"]}, out, n_inner=2, inner_seeds=1, ensemble=2)
 

@@ -15,6 +15,7 @@ from .base import SurvivalModel
 from .config import ModelConfig
 from .layers import GatedAttention, patch_projection, risk_mlp, snn_block
 from .output import SurvivalOutput, make_output
+from .registry import register_model
 
 __all__ = ["ABMIL", "SNN", "MambaMIL", "LateFusion"]
 
@@ -46,6 +47,7 @@ class _SNNEncoder(nn.Module):
         return self.net(torch.cat(omics, dim=-1))
 
 
+@register_model("abmil", reads=("pathology",), description="gated-attention MIL pooling of the patch bag")
 class ABMIL(SurvivalModel):
     """Gated-attention MIL on the patch bag (pathology only)."""
 
@@ -62,6 +64,7 @@ class ABMIL(SurvivalModel):
         )
 
 
+@register_model("snn", reads=("genomics",), description="MCAT's self-normalising network on the gene groups")
 class SNN(SurvivalModel):
     """MCAT's self-normalising network on the concatenated gene groups (genomics only)."""
 
@@ -82,6 +85,7 @@ class SNN(SurvivalModel):
         return self.head(self.encoder(self._batch_omics(omics)))
 
 
+@register_model("mambamil", reads=("pathology",), description="residual Mamba layers over the patches, attention pooling (MambaMIL-like)")
 class MambaMIL(SurvivalModel):
     """MambaMIL-like: projection, ``n_layers`` pre-norm residual Mamba layers, LayerNorm, attention pooling."""
 
@@ -109,6 +113,7 @@ class MambaMIL(SurvivalModel):
         )
 
 
+@register_model("late_fusion", reads=("pathology", "genomics"), description="ABMIL and SNN embeddings concatenated, MLP head")
 class LateFusion(SurvivalModel):
     """ABMIL (pathology) and SNN (genomics) embeddings concatenated → MLP head.
 

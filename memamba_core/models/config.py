@@ -11,13 +11,10 @@ import math
 from dataclasses import dataclass, field
 
 from ..errors import InputError
+from .registry import check_choice, modality_reads, model_reads
 
-__all__ = ["ModelConfig", "MODEL_NAMES", "SWITCHES"]
+__all__ = ["ModelConfig", "SWITCHES"]
 
-MODEL_NAMES = ("memamba", "abmil", "snn", "mambamil", "late_fusion")
-_OT = ("off", "hard", "sinkhorn")
-_MODALITIES = ("both", "pathology", "genomics")
-_BACKENDS = ("auto", "reference", "torch", "cuda")
 # fields that change behaviour, not weights: with_switches may change these on a loaded model
 SWITCHES = (
     "scan_forward",
@@ -31,8 +28,6 @@ SWITCHES = (
     "modalities",
     "backend",
 )
-_USES_PATHOLOGY = {"memamba", "abmil", "mambamil", "late_fusion"}
-_USES_GENOMICS = {"memamba", "snn", "late_fusion"}
 
 
 @dataclass
@@ -49,7 +44,7 @@ class ModelConfig:
         True
     """
 
-    model: str = "memamba"  # memamba | abmil | snn | mambamil | late_fusion
+    model: str = "memamba"  # a registered model (models.registry.model_names())
     path_input_dim: int = 1024  # D_in, the patch-feature width
     omic_sizes: tuple[int, ...] = ()  # genes per genomic group (G groups)
     d_model: int = 256  # d
@@ -62,13 +57,13 @@ class ModelConfig:
     scan_forward: bool = True  # ablation: standard scan branch on/off
     scan_reverse: bool = True  # ablation: reverse scan branch on/off
     scan_ranked: bool = True  # ablation: attention-ranked scan branch on/off
-    ot: str = "hard"  # ablation: token alignment off | hard (argmin) | sinkhorn (entropic)
+    ot: str = "hard"  # ablation: token alignment, a registry.ot_choices() value (off | hard argmin | sinkhorn entropic)
     sinkhorn_eps: float = 0.1  # entropic regularisation ε when ot = "sinkhorn"
     sinkhorn_iters: int = 50  # Sinkhorn iterations when ot = "sinkhorn"
     mmd_weight: float = 0.1  # ablation: weight of the MMD term (0 = off)
     interleave: bool = True  # ablation: interleaved [p̃1, g1, …] vs concatenated [p̃…, g…]
-    modalities: str = "both"  # ablation: both | pathology | genomics
-    backend: str = "auto"  # selective-scan backend: auto | reference | torch | cuda
+    modalities: str = "both"  # ablation: a registry.modality_choices() value (both | pathology | genomics)
+    backend: str = "auto"  # selective-scan backend, one of memamba_core.ssm.BACKENDS
     d_inner: int = field(init=False, repr=False, compare=False)
     dt_rank: int = field(init=False, repr=False, compare=False)
 
@@ -84,15 +79,8 @@ class ModelConfig:
         self.dt_rank = math.ceil(self.d_model / 16)
 
     def _check(self) -> None:
-        def choice(name: str, allowed: tuple[str, ...]) -> None:
-            value = getattr(self, name)
-            if value not in allowed:
-                raise InputError(f"Model config: {name}={value!r} is not one of {', '.join(allowed)}.")
-
-        choice("model", MODEL_NAMES)
-        choice("ot", _OT)
-        choice("modalities", _MODALITIES)
-        choice("backend", _BACKENDS)
+        for name in ("model", "ot", "modalities", "backend"):
+            check_choice(name, getattr(self, name), "Model config")
         for name in ("path_input_dim", "d_model", "d_state", "expand", "d_conv", "n_bins", "n_layers", "sinkhorn_iters"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -116,12 +104,12 @@ class ModelConfig:
     @property
     def uses_pathology(self) -> bool:
         """Whether this model reads the patch bag (its kind allows it and modalities keeps it)."""
-        return self.model in _USES_PATHOLOGY and self.modalities in ("both", "pathology")
+        return "pathology" in model_reads(self.model) and "pathology" in modality_reads(self.modalities)
 
     @property
     def uses_genomics(self) -> bool:
         """Whether this model reads the genomic groups (its kind allows it and modalities keeps it)."""
-        return self.model in _USES_GENOMICS and self.modalities in ("both", "genomics")
+        return "genomics" in model_reads(self.model) and "genomics" in modality_reads(self.modalities)
 
     @property
     def branches(self) -> tuple[str, ...]:

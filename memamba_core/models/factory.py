@@ -7,17 +7,14 @@ import dataclasses
 
 from ..errors import InputError
 from .base import SurvivalModel
-from .baselines import ABMIL, SNN, LateFusion, MambaMIL
 from .config import SWITCHES, ModelConfig
-from .memamba import MEMamba
+from .registry import model_entry
 
 __all__ = ["build_model", "with_switches"]
 
-_CLASSES = {"memamba": MEMamba, "abmil": ABMIL, "snn": SNN, "mambamil": MambaMIL, "late_fusion": LateFusion}
-
 
 def build_model(cfg: ModelConfig) -> SurvivalModel:
-    """A freshly initialised model of kind ``cfg.model`` (seed torch first for reproducibility).
+    """A freshly initialised model of kind ``cfg.model`` (its class from the registry; seed torch first for reproducibility).
 
     Raises:
         InputError: the model reads genomics (``model``/``modalities``) but ``omic_sizes`` is empty.
@@ -30,7 +27,7 @@ def build_model(cfg: ModelConfig) -> SurvivalModel:
         (torch.Size([4]), torch.Size([10, 2]))
     """
     cfg.check_buildable()
-    model = _CLASSES[cfg.model](cfg)
+    model = model_entry(cfg.model).cls(cfg)
     model.apply_config(cfg)
     return model
 

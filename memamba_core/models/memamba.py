@@ -19,6 +19,7 @@ from .config import ModelConfig
 from .experts import UnimodalExpert
 from .layers import GatedAttention, GenomicEncoder, patch_projection, risk_mlp
 from .output import SurvivalOutput, make_output
+from .registry import register_model
 from .synergy import SynergisticExpert
 
 __all__ = ["MEMamba", "EXPERTS"]
@@ -26,6 +27,9 @@ __all__ = ["MEMamba", "EXPERTS"]
 EXPERTS = ("pathology", "genomics", "synergy")
 
 
+@register_model("memamba", reads=("pathology", "genomics"),
+                description="multi-expert Mamba: pathology, genomics and OT-aligned synergistic experts, attention aggregation",
+                switches=("scan_forward", "scan_reverse", "scan_ranked", "ot", "mmd_weight", "interleave"))
 class MEMamba(SurvivalModel):
     """The multi-expert Mamba survival model (see module docstring)."""
 

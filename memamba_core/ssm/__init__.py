@@ -1,4 +1,9 @@
-"""Selective scan (reference loop, fast pure PyTorch, fused C kernel on CPU, mamba-ssm CUDA) and the Mamba block."""
+"""Selective scan (reference loop, fast pure PyTorch, fused C kernel on CPU, mamba-ssm CUDA) and the Mamba block.
+
+``BACKENDS`` (``auto``, ``reference``, ``torch``, ``cpu``, ``cuda``) is owned here; ``ModelConfig.backend``, the
+model registry (``memamba_core.models.registry.backend_choices``) and the command line read it. On CPU ``auto``
+runs the fused C kernel (compiled at first use) and falls back to the pure-PyTorch scan when it cannot.
+"""
 
 from .mamba import Mamba
 from .scan_cpu import selective_scan_cpu

@@ -1,4 +1,4 @@
-"""The fast pure-PyTorch selective scan (any device; the CPU default).
+"""The fast pure-PyTorch selective scan (any device; the fallback where the fused CPU kernel cannot run).
 
 Same signature and result as :func:`~memamba_core.ssm.scan_ref.selective_scan_ref`.
 Glossary: B batch, E inner width, S state size, L length, M = B·E·S lanes.

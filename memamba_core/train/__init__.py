@@ -4,18 +4,20 @@ Public surface (what the CLI and the dashboard import)::
 
     TrainConfig, train_cv, train_nested, run_ablations, ablation_grid, evaluate_run, read_progress,
     load_checkpoint, LoadedModel, predict_patient, predict_cohort, check_compatible,
-    ensure_demo_model, init_distributed
+    Problem, Needs, compatibility_problems, require_compatible, ensure_demo_model, init_distributed
 
-See ``docs/training.md`` for the run-folder layout and the protocol.
+The run folder's files and formats belong to :mod:`memamba_core.runs` (``read_progress`` is
+re-exported from there); see ``docs/training.md`` for the protocol.
 """
 
 from .._lazy import lazy_getattr
+from ..runs import read_progress
 from .checkpoint import LoadedModel, load_checkpoint
+from .compat import Needs, Problem, compatibility_problems, require_compatible
 from .config import TrainConfig
 from .demo_model import demo_train_config, ensure_demo_model
 from .distributed import Dist, init_distributed
 from .predict import check_compatible, predict_cohort, predict_patient
-from .runfolder import read_progress
 
 # Imported on first use: they pull in scikit-survival (~1 s), which loading a model does not need.
 _LAZY = {"ablation_grid": "ablate", "run_ablations": "ablate", "train_cv": "cv", "train_nested": "nested", "evaluate_run": "evaluate"}
@@ -25,9 +27,12 @@ __getattr__ = lazy_getattr(__name__, _LAZY)
 __all__ = [
     "Dist",
     "LoadedModel",
+    "Needs",
+    "Problem",
     "TrainConfig",
     "ablation_grid",
     "check_compatible",
+    "compatibility_problems",
     "demo_train_config",
     "ensure_demo_model",
     "evaluate_run",
@@ -36,6 +41,7 @@ __all__ = [
     "predict_cohort",
     "predict_patient",
     "read_progress",
+    "require_compatible",
     "run_ablations",
     "train_cv",
     "train_nested",

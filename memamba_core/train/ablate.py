@@ -1,16 +1,15 @@
 """The ablation grid: every switch of the model config off in turn, and each modality alone, under the same CV.
 
-Each variant is a full cross-validated run in ``<out>/<variant>/`` (so each
-resumes on its own), with the same folds, seed and training config; only the
-model config differs. ``<out>/ablations.csv`` has one row per variant:
-``variant, changes, c_index_mean, c_index_std, ipcw_c_index_mean,
-integrated_brier_mean, mean_auc_mean, c_index_fold_<k>…``.
+Each variant is a full cross-validated run in the variant folder ``<out>/<variant>/``
+(so each resumes on its own), with the same folds, seed and training config; only
+the model config differs. The ablation table (one row per variant; its columns and
+its place in ``<out>`` are :mod:`memamba_core.runs.ablations`'s) is rewritten after
+each variant. Which switches a model has comes from the model registry.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Callable
 
@@ -18,7 +17,8 @@ import pandas as pd
 
 from ..data import Cohort
 from ..errors import InputError
-from ..paths import atomic_write_text
+from ..models import model_entry
+from ..runs import RunPaths, ablation_row, write_ablation_table
 from .config import TrainConfig
 from .cv import train_cv
 from .distributed import Dist
@@ -27,26 +27,27 @@ __all__ = ["ablation_grid", "run_ablations"]
 
 
 def ablation_grid(cfg: TrainConfig) -> dict[str, dict]:
-    """Variant name → model-config changes, for an ME-Mamba config (``full`` = no change).
+    """Variant name → model-config changes (``full`` = no change).
 
-    Switches already off in ``cfg`` are not repeated. Other models only get the
-    modality variants that apply to them.
+    One variant per ablation switch the model honours (its registry entry's
+    ``switches``), unless already off in ``cfg``; and, for a model that reads both
+    modalities with ``modalities="both"``, each modality alone.
     """
     m = cfg.model
+    entry = model_entry(m.model)
     grid: dict[str, dict] = {"full": {}}
-    if m.model == "memamba":
-        for name in ("scan_forward", "scan_reverse", "scan_ranked"):
-            if getattr(m, name):
-                grid[f"no_{name}"] = {name: False}
-        if m.ot != "off":
-            grid["no_ot"] = {"ot": "off"}
-        if m.ot != "sinkhorn":
-            grid["ot_sinkhorn"] = {"ot": "sinkhorn"}
-        if m.mmd_weight > 0:
-            grid["no_mmd"] = {"mmd_weight": 0.0}
-        if m.interleave:
-            grid["concatenated"] = {"interleave": False}
-    if m.model in ("memamba", "late_fusion") and m.modalities == "both":
+    for name in ("scan_forward", "scan_reverse", "scan_ranked"):
+        if name in entry.switches and getattr(m, name):
+            grid[f"no_{name}"] = {name: False}
+    if "ot" in entry.switches and m.ot != "off":
+        grid["no_ot"] = {"ot": "off"}
+    if "ot" in entry.switches and m.ot != "sinkhorn":
+        grid["ot_sinkhorn"] = {"ot": "sinkhorn"}
+    if "mmd_weight" in entry.switches and m.mmd_weight > 0:
+        grid["no_mmd"] = {"mmd_weight": 0.0}
+    if "interleave" in entry.switches and m.interleave:
+        grid["concatenated"] = {"interleave": False}
+    if len(entry.reads) == 2 and m.modalities == "both":
         grid["pathology_only"] = {"modalities": "pathology"}
         grid["genomics_only"] = {"modalities": "genomics"}
     return grid
@@ -63,7 +64,7 @@ def run_ablations(
     progress: bool = True,
     on_record: Callable[[dict], None] | None = None,
 ) -> pd.DataFrame:
-    """Run the grid (or the named ``variants``) and write ``<out>/ablations.csv``; returns the table."""
+    """Run the grid (or the named ``variants``) into the ablation folder ``out`` and write its table; returns the table."""
     grid = ablation_grid(cfg)
     if variants:
         unknown = [v for v in variants if v not in grid]
@@ -77,16 +78,10 @@ def run_ablations(
         vcfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, **changes))
         if on_record is not None:
             on_record({"event": "variant", "variant": name, "changes": changes})
-        summary = train_cv(cohort, vcfg, out / name, force=force, dist=d, progress=progress, on_record=on_record)
+        summary = train_cv(cohort, vcfg, RunPaths(out).variant(name).root, force=force, dist=d, progress=progress,
+                           on_record=on_record)
         if not d.is_main:
             continue
-        row = {"variant": name, "changes": json.dumps(changes, sort_keys=True)}
-        for metric in ("c_index", "ipcw_c_index", "integrated_brier", "mean_auc"):
-            row[f"{metric}_mean"] = summary["mean"].get(metric)
-            row[f"{metric}_std"] = summary["std"].get(metric)
-        for f in summary["folds"]:
-            row[f"c_index_fold_{f['fold']}"] = f.get("c_index")
-        rows.append(row)
-        table = pd.DataFrame(rows)
-        atomic_write_text(out / "ablations.csv", table.to_csv(index=False, float_format="%.4f"))
+        rows.append(ablation_row(name, changes, summary))
+        write_ablation_table(out, rows)
     return pd.DataFrame(rows)

@@ -1,9 +1,10 @@
 """The training configuration: optimiser, schedule, selection rule, folds — and the nested model config.
 
 A :class:`TrainConfig` is everything that decides a cross-validated run apart
-from the cohort. It is stored as ``config.json`` in the run folder; rerunning
-with a different config on the same folder is refused (see
-:mod:`memamba_core.train.runfolder`).
+from the cohort. It is stored in the run folder's run record; rerunning with a
+different config on the same folder is refused (see :mod:`memamba_core.runs`).
+Its choice fields (optimizer, selection, folds) take the registry's values
+(:func:`memamba_core.models.choices`).
 
 The model's data-dependent fields (``path_input_dim``, ``omic_sizes``) come
 from the cohort at training time (``train.cv.resolve_model_config``), so they
@@ -20,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from ..models import ModelConfig
+from ..models import ModelConfig, choices
+from ..runs import RUN_FORMAT, RunRecord
 
 __all__ = ["TrainConfig", "model_template", "DATA_FIELDS"]
 
-_OPTIMIZERS = ("adam", "adamw")
 DATA_FIELDS = ("path_input_dim", "omic_sizes")  # ModelConfig fields filled from the cohort
 
 
@@ -32,8 +33,6 @@ def model_template(**fields) -> ModelConfig:
     """A ModelConfig for a TrainConfig: ``fields`` set, data-dependent fields left as placeholders."""
     fields.setdefault("omic_sizes", (1,))
     return ModelConfig(**fields)
-_SELECTIONS = ("last", "inner_val")
-_FOLDS = ("auto", "splits", "generated")
 
 
 @dataclass
@@ -76,9 +75,9 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise InputError naming the field and the allowed values."""
         checks = [
-            (self.optimizer in _OPTIMIZERS, f"optimizer must be one of {', '.join(_OPTIMIZERS)}, got {self.optimizer!r}"),
-            (self.selection in _SELECTIONS, f"selection must be one of {', '.join(_SELECTIONS)}, got {self.selection!r}"),
-            (self.folds in _FOLDS, f"folds must be one of {', '.join(_FOLDS)}, got {self.folds!r}"),
+            (getattr(self, name) in choices(name), f"{name} must be one of {', '.join(choices(name))}, got {getattr(self, name)!r}")
+            for name in ("optimizer", "selection", "folds")  # the choice fields (models.registry)
+        ] + [
             (self.lr > 0, f"lr must be > 0, got {self.lr}"),
             (self.weight_decay >= 0, f"weight_decay must be ≥ 0, got {self.weight_decay}"),
             (self.epochs >= 1, f"epochs must be ≥ 1, got {self.epochs}"),
@@ -135,14 +134,17 @@ class TrainConfig:
 
     @classmethod
     def from_json(cls, path: str | Path) -> "TrainConfig":
-        """Read a config JSON file (e.g. a run folder's ``config.json`` ``train`` block or one written by hand)."""
+        """Read a config JSON file: one written by hand, or a cv run folder's run record (its training config)."""
         p = Path(path)
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as err:
             raise InputError(f"{p}: cannot read a training config ({err}); give a JSON file of TrainConfig fields.") from err
-        if isinstance(data, dict) and "train" in data and "model" not in data:
-            data = data["train"]  # a run folder's config.json
+        if isinstance(data, dict) and data.get("format") == RUN_FORMAT:  # a run folder's run record
+            record = RunRecord.from_dict(data, source=str(p))
+            if record.train is None:
+                raise InputError(f"{p}: a {record.kind} run's record holds no single training config; give a cv run's record.")
+            data = record.train
         return cls.from_dict(data, source=str(p))
 
     def replace(self, **changes) -> "TrainConfig":

@@ -3,9 +3,10 @@
 Per fold k, using the fold's *training* patients only: fit the genomic scaler,
 place the K time bins (quartiles of uncensored training times), build the
 model (seeded), train (:mod:`memamba_core.train.loop`), predict the validation
-patients, and write ``fold_<k>/`` (weights, predictions, meta — meta last).
-After each fold ``oof_predictions.csv`` and ``summary.json`` are rebuilt from
-the finished folds. Finished folds are skipped on a rerun (resume).
+patients, and write the fold's folder (weights, predictions, meta record — meta
+last). After each fold the out-of-fold table and the summary are rebuilt from the
+finished folds. Finished folds are skipped on a rerun (resume). The run folder's
+files and their formats belong to :mod:`memamba_core.runs`.
 
 Folds: the cohort's split files (``folds="auto"`` or ``"splits"``) or
 ``cohort.make_folds(n_folds, seed)`` (``"generated"``, or auto without split files).
@@ -27,40 +28,29 @@ import torch
 from ..data import Cohort, Split
 from ..errors import InputError
 from ..models import ModelConfig, build_model
-from ..paths import atomic_write_text
+from ..runs import FoldMeta, RunFolder, prediction_frame
 from ..survival.discrete import bin_edges
 from .checkpoint import save_fold
+from .compat import Needs, require_compatible
 from .config import TrainConfig
 from .distributed import Dist, wrap_model
 from .evaluate import fold_metrics, summarize
-from .runfolder import survival_columns
 from .examples import check_fold_events, eligible_ids, make_examples, model_modalities
 from .loop import fit_fold, predict_examples
-from .runfolder import RunFolder
 
-__all__ = ["train_cv", "resolve_model_config", "resolve_folds", "usable_folds", "prepare_fold", "new_model", "FoldData"]
+__all__ = ["train_cv", "resolve_model_config", "resolve_folds", "usable_folds", "prepare_fold", "new_model", "FoldData",
+           "val_frame"]
 
 
 def resolve_model_config(cohort: Cohort, cfg: TrainConfig) -> ModelConfig:
     """The model config with the cohort's D_in, group sizes and ``cfg.n_bins`` filled in.
 
-    Raises InputError when the model needs a modality the cohort lacks.
+    Raises one InputError listing every problem of the compatibility check
+    (:mod:`.compat`), e.g. a modality the model needs but the cohort lacks.
     """
-    use_p, use_g = model_modalities(cfg.model)
-    dim = cohort.feature_dim() if use_p else None
-    if use_p and dim is None:
-        raise InputError(
-            f"cohort '{cohort.name}' ({cohort.root}) has no patch features (pt_files/ or h5_files/), but model "
-            f"'{cfg.model.model}' with modalities='{cfg.model.modalities}' needs pathology; "
-            f"train a genomics model instead (--modalities genomics, or --model snn), or extract features first (memamba extract)."
-        )
-    if use_g and cohort.groups is None:
-        raise InputError(
-            f"cohort '{cohort.name}' ({cohort.root}) has no genomic groups, but model '{cfg.model.model}' with "
-            f"modalities='{cfg.model.modalities}' needs genomics; use --modalities pathology or add signatures.csv and genomic columns."
-        )
+    require_compatible(cohort, Needs.for_training(cfg.model, cfg.n_bins))
     changes = {"n_bins": cfg.n_bins}
-    dim = dim if dim is not None else cohort.feature_dim()
+    dim = cohort.feature_dim()
     if dim is not None:
         changes["path_input_dim"] = int(dim)
     if cohort.groups is not None:
@@ -70,7 +60,7 @@ def resolve_model_config(cohort: Cohort, cfg: TrainConfig) -> ModelConfig:
 
 def resolve_folds(cohort: Cohort, cfg: TrainConfig) -> tuple[list[Split], str]:
     """(folds, where they come from). InputError with fewer patients than folds or no split files when asked for."""
-    if cfg.folds in ("auto", "splits") and cohort.splits:
+    if cfg.folds != "generated" and cohort.splits:
         return list(cohort.splits), f"{len(cohort.splits)} split files of {cohort.root}"
     if cfg.folds == "splits":
         raise InputError(f"cohort '{cohort.name}' ({cohort.root}) has no split files (splits/splits_<k>.csv); use --folds generated.")
@@ -107,31 +97,19 @@ def _progress_bar(total: int, desc: str, enabled: bool):
     return tqdm(total=total, desc=desc, unit="patient", leave=True, dynamic_ncols=True, file=sys.stderr)
 
 
-def _fold_frame(k: int, examples, risk: np.ndarray, surv: np.ndarray) -> pd.DataFrame:
-    df = pd.DataFrame({"case_id": [e.case_id for e in examples], "fold": k, "risk": risk})
-    for j, col in enumerate(survival_columns(surv.shape[1] if surv.size else 0)):
-        df[col] = surv[:, j]
-    df["survival_months"] = [e.time for e in examples]
-    df["censorship"] = [e.censorship for e in examples]
-    return df
+def val_frame(k: int, examples, risk: np.ndarray, surv: np.ndarray) -> pd.DataFrame:
+    """Fold ``k``'s prediction table of its validation ``examples``: risk (P,), survival (P, K), their times."""
+    return prediction_frame([e.case_id for e in examples], risk, surv, fold=k,
+                            survival_months=[e.time for e in examples], censorship=[e.censorship for e in examples])
 
 
-def _write_csv(path: Path, df: pd.DataFrame) -> None:
-    atomic_write_text(path, df.to_csv(index=False, float_format="%.6g"))
+def _cv_summary(n_folds: int, cfg: TrainConfig, extra: dict) -> Callable[[list, pd.DataFrame], dict]:
+    """The summary of a cv run from its finished folds' meta records and out-of-fold table."""
 
+    def summary(metas: list[FoldMeta], oof: pd.DataFrame) -> dict:
+        per_fold = [{"fold": m.fold, **m.metrics, "selected_epoch": m.selected_epoch} for m in metas]
+        return {**extra, **summarize(per_fold, oof, seed=cfg.seed, n_folds=n_folds)}
 
-def _rebuild_outputs(run: RunFolder, n_folds: int, cfg: TrainConfig, extra: dict) -> dict:
-    """oof_predictions.csv + summary.json from the finished folds' files."""
-    frames, per_fold = [], []
-    for k in run.finished_folds():
-        frames.append(pd.read_csv(run.fold_dir(k) / "predictions.csv", dtype={"case_id": str}))
-        meta = json.loads((run.fold_dir(k) / "meta.json").read_text(encoding="utf-8"))
-        per_fold.append({"fold": k, **meta.get("metrics", {}), "selected_epoch": meta.get("selected_epoch")})
-    oof = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    if frames:
-        _write_csv(run.oof_path, oof)
-    summary = {**extra, **summarize(per_fold, oof, seed=cfg.seed, n_folds=n_folds)}
-    atomic_write_text(run.summary_path, json.dumps(summary, indent=2, sort_keys=True, allow_nan=False, default=str))
     return summary
 
 
@@ -211,7 +189,7 @@ def _train_cv(cohort, cfg, out, force, d, progress, on_record, only_folds) -> di
         for k in todo:
             summary = _train_one_fold(cohort, cfg, mcfg, folds[k], k, len(folds), run, d, log, progress, extra)
         if d.is_main and summary is None:
-            summary = _rebuild_outputs(run, len(folds), cfg, extra)
+            summary = run.rebuild(_cv_summary(len(folds), cfg, extra))
         log({"event": "run_end", "finished": run.finished_folds() if d.is_main else None})
         d.barrier()
         return summary if d.is_main else {}
@@ -275,29 +253,27 @@ def _train_one_fold(cohort, cfg, mcfg, split: Split, k: int, n_folds: int, run: 
     if d.is_main:
         metrics = fold_metrics([e.time for e in train_ex], [e.censorship for e in train_ex],
                                [e.time for e in val_ex], [e.censorship for e in val_ex], risk, surv, cuts)
-        fdir = run.fold_dir(k)
-        fdir.mkdir(parents=True, exist_ok=True)
-        _write_csv(fdir / "predictions.csv", _fold_frame(k, val_ex, risk, surv))
-        meta = {
-            "fold": k,
-            "model_config": mcfg.to_dict(),
-            "train_config": cfg.to_dict(),
-            "scaler": scaler.to_dict() if scaler is not None else None,
-            "cuts": [float(c) for c in cuts],
-            "groups": cohort.groups.to_dict() if (use_g and cohort.groups is not None) else None,
-            "feature_dim": mcfg.path_input_dim if use_p else None,
-            "cohort": cohort.name,
-            "metrics": metrics,
-            "selected_epoch": fit.selected_epoch,
-            "train_case_ids": [e.case_id for e in train_ex],
-            "val_case_ids": [e.case_id for e in val_ex],
-            "train_survival": {"times": [e.time for e in train_ex], "censorship": [e.censorship for e in train_ex]},
-            "history": fit.history,
-            "seconds": time.perf_counter() - t0,
-        }
-        save_fold(fdir, model, meta)
-        summary = _rebuild_outputs(run, n_folds, cfg, extra)
+        run.write_fold_predictions(k, val_frame(k, val_ex, risk, surv))
+        meta = FoldMeta(
+            fold=k,
+            model_config=mcfg.to_dict(),
+            train_config=cfg.to_dict(),
+            scaler=scaler.to_dict() if scaler is not None else None,
+            cuts=tuple(float(c) for c in cuts),
+            groups=cohort.groups.to_dict() if (use_g and cohort.groups is not None) else None,
+            feature_dim=mcfg.path_input_dim if use_p else None,
+            cohort=cohort.name,
+            metrics=metrics,
+            selected_epoch=fit.selected_epoch,
+            train_case_ids=tuple(e.case_id for e in train_ex),
+            val_case_ids=tuple(e.case_id for e in val_ex),
+            train_survival={"times": [e.time for e in train_ex], "censorship": [e.censorship for e in train_ex]},
+            history=fit.history,
+            seconds=time.perf_counter() - t0,
+        )
+        save_fold(run.fold(k).dir, model, meta)
+        summary = run.rebuild(_cv_summary(n_folds, cfg, extra))
         log({"event": "fold_end", "fold": k, "metrics": {m: metrics.get(m) for m in ("c_index", "ipcw_c_index", "integrated_brier", "mean_auc")},
-             "seconds": meta["seconds"]})
+             "seconds": meta.seconds})
     d.barrier()
     return summary

@@ -9,7 +9,8 @@ kinds of patch, then mean and median).
 
 :func:`demo_acceptance` runs the issue's acceptance on a demo cohort: the full
 model, pathology-only and genomics-only under the same CV (an ablation run),
-plus the attention AUROC of the full model; results in ``acceptance.json``.
+plus the attention AUROC of the full model; the record is written into the ablation
+folder (:func:`memamba_core.runs.write_acceptance`).
 """
 
 from __future__ import annotations
@@ -24,14 +25,12 @@ from sklearn.metrics import roc_auc_score
 from ..data import Cohort
 from ..data.bags import slide_stem
 from ..errors import InputError
-from ..paths import atomic_write_text
+from ..runs import RunPaths, finished_folds, write_acceptance
 from .checkpoint import load_checkpoint
 from .config import TrainConfig
 from .predict import predict_patient
-from .runfolder import RunFolder
 
-__all__ = ["attention_auroc", "demo_acceptance"]
-
+__all__ = ["attention_auroc", "demo_acceptance", "risk_class"]
 
 
 def risk_class(cohort: Cohort) -> int:
@@ -69,13 +68,13 @@ def attention_auroc(run_dir: str | Path, cohort: Cohort, *, keys=("pathology/poo
     Slides whose patches are all of one kind are skipped (AUROC undefined).
     """
     positive = risk_class(cohort) if positive is None else positive
-    run = RunFolder(run_dir)
-    folds = run.finished_folds()
+    run = Path(run_dir).expanduser().resolve()
+    folds = finished_folds(run)
     if not folds:
-        raise InputError(f"{run.path}: no finished fold to check; train first.")
+        raise InputError(f"{run}: no finished fold to check; train first.")
     per_patient: dict[str, dict[str, float]] = {}
     for k in folds:
-        loaded = load_checkpoint(run.path, fold=k)
+        loaded = load_checkpoint(run, fold=k)
         for cid in loaded.val_case_ids:
             out, bag = predict_patient(loaded, cohort, cid)
             if bag is None:
@@ -98,19 +97,20 @@ def attention_auroc(run_dir: str | Path, cohort: Cohort, *, keys=("pathology/poo
 
 def demo_acceptance(cohort: Cohort, cfg: TrainConfig, out: str | Path, *, progress: bool = False,
                     on_record: Callable[[dict], None] | None = None) -> dict:
-    """Full vs pathology-only vs genomics-only under the same CV, and the attention AUROC; writes ``acceptance.json``."""
+    """Full vs pathology-only vs genomics-only under the same CV (an ablation folder ``out``), and the attention AUROC;
+    writes the acceptance record into ``out`` and returns it."""
     from .ablate import run_ablations
 
     out = Path(out).expanduser().resolve()
     table = run_ablations(cohort, cfg, out, variants=["full", "pathology_only", "genomics_only"], progress=progress,
                           on_record=on_record)
     c = {row["variant"]: row["c_index_mean"] for _, row in table.iterrows()}
-    att = attention_auroc(out / "full", cohort)
+    att = attention_auroc(RunPaths(out).variant("full").root, cohort)
     res = {
         "c_index_mean": c,
         "full_beats_both": bool(c["full"] > c["pathology_only"] and c["full"] > c["genomics_only"]),
         "attention_auroc": {k: v for k, v in att.items() if k != "per_patient"},
         "train_config": cfg.to_dict(),
     }
-    atomic_write_text(out / "acceptance.json", json.dumps(res, indent=2, sort_keys=True))
+    write_acceptance(out, res)
     return res

@@ -17,19 +17,17 @@ Concurrent callers (two dashboard sessions) wait for one another on a lock file.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import shutil
 from pathlib import Path
 
-from ..paths import atomic_write_text, cache_dir
+from ..paths import cache_dir
+from ..runs import RunPaths, finished_folds, read_demo_spec, write_demo_spec
 from .config import TrainConfig, model_template
-from .runfolder import RunFolder
 
 __all__ = ["demo_train_config", "ensure_demo_model", "demo_model_dir", "shipped_demo_model"]
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
-SPEC_FILE = "demo_spec.json"  # the demo spec (memamba_core.demo.demo_spec) the run was trained on
 
 
 def demo_train_config(profile: str = "full") -> TrainConfig:
@@ -102,19 +100,17 @@ def ensure_demo_model(profile: str = "full", *, progress: bool = False, on_recor
                 else:
                     cohort = load_cohort(ensure_demo(profile), cache_items=100_000)
                     train_cv(cohort, cfg, out, progress=progress, on_record=on_record)
-                    atomic_write_text(out / SPEC_FILE, json.dumps(spec, indent=1))
+                    write_demo_spec(out, spec)
         finally:
             fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
     return out
 
 
 def _complete(out: Path, n_folds: int, spec: dict) -> bool:
-    if not (out / "summary.json").is_file() or len(RunFolder(out).finished_folds()) != n_folds:
+    """Whether ``out`` is a finished demo run (summary, every fold) trained on the demo ``spec``."""
+    if not RunPaths(out).summary.is_file() or len(finished_folds(out)) != n_folds:
         return False
-    try:
-        return json.loads((out / SPEC_FILE).read_text()) == spec
-    except (OSError, ValueError):
-        return False
+    return read_demo_spec(out) == spec
 
 
 def _copy_dir(src: Path, dst: Path) -> None:

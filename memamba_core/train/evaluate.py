@@ -14,14 +14,13 @@ number (the field's convention); the pooled C-index comes with a bootstrap CI.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .runfolder import survival_columns
+from ..runs import RunPaths, fold_metas, read_oof, run_kind
 from ..survival.metrics import c_index_ci, concordance, integrated_brier, ipcw_c_index, time_dependent_auc
 
 __all__ = ["fold_metrics", "summarize", "evaluate_run", "METRICS"]
@@ -83,31 +82,24 @@ def summarize(per_fold: list[dict], oof: pd.DataFrame, *, n_boot: int = 1000, se
 def evaluate_run(run_dir: str | Path, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict:
     """Recompute the metrics of a run folder from its files, with bootstrap CIs per fold and pooled.
 
-    Reads ``oof_predictions.csv`` and each ``fold_<k>/meta.json`` (cut-points,
-    training times). Writes nothing.
+    Reads the out-of-fold predictions and each fold's record (cut-points,
+    training times) through :mod:`memamba_core.runs`. Writes nothing.
     """
-    run = Path(run_dir)
-    oof_path = run / "oof_predictions.csv"
-    if not oof_path.is_file():
-        raise InputError(f"{oof_path}: missing; `memamba evaluate` needs a run folder with at least one finished fold.")
-    try:
-        oof = pd.read_csv(oof_path, dtype={"case_id": str})
-    except Exception as err:
-        raise InputError(f"{oof_path}: cannot be read ({err}); rerun `memamba train` on this folder to rebuild it.") from err
-    need = {"case_id", "fold", "risk", "survival_months", "censorship"}
-    if not need <= set(oof.columns):
-        raise InputError(f"{oof_path}: missing column(s) {', '.join(sorted(need - set(oof.columns)))}; it was not written by memamba.")
-    s_cols = [c for c in oof.columns if c.startswith("S_")]
+    if run_kind(run_dir) == "nested":
+        raise InputError(f"{run_dir}: is a nested-selection run, which keeps no training times per fold; its summary "
+                         f"holds its metrics (`memamba evaluate` reads runs of `memamba train`).")
+    preds = read_oof(run_dir)
+    if preds is None:
+        raise InputError(f"{RunPaths(run_dir).oof}: missing; `memamba evaluate` needs a run folder with at least one finished fold.")
+    records = fold_metas(run_dir)
+    oof = preds.frame
     folds = []
-    for k, part in oof.groupby("fold", sort=True):
-        meta_p = run / f"fold_{int(k)}" / "meta.json"
-        try:
-            meta = json.loads(meta_p.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise InputError(f"{meta_p}: cannot be read ({err}); the fold's checkpoint is damaged — rerun its training.") from err
-        tr = meta.get("train_survival", {})
-        m = fold_metrics(tr.get("times", []), tr.get("censorship", []), part["survival_months"], part["censorship"],
-                         part["risk"].to_numpy(), part[s_cols].to_numpy(), meta["cuts"])
+    for k in sorted(oof["fold"].unique()):
+        rows = (oof["fold"] == k).to_numpy()
+        part = oof[rows]
+        tr_times, tr_cens = records[int(k)].train_times()
+        m = fold_metrics(tr_times, tr_cens, part["survival_months"], part["censorship"],
+                         part["risk"].to_numpy(), preds.survival[rows], records[int(k)].cuts)
         try:
             ci = c_index_ci(part["survival_months"].to_numpy(float), 1 - part["censorship"].to_numpy(int),
                             part["risk"].to_numpy(float), n_boot=n_boot, seed=seed, level=level)

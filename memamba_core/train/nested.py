@@ -16,14 +16,13 @@ For every outer fold k (the cohort's split files, or generated folds — as ``tr
 The outer validation fold is read only in step 3, after the choice, so its
 score is an honest estimate of the whole procedure (selection included).
 
-Run folder (single process)::
-
-    <run>/config.json                 the grid, n_inner, inner_seeds, ensemble, cohort, folds
-    <run>/progress.jsonl              one line per inner score and per fold
-    <run>/fold_<k>/predictions.csv    the ensemble's validation predictions (risk, S_1 … S_K)
-    <run>/fold_<k>/selection.json     written last: every candidate's inner scores, the winner,
-                                      per-seed and ensemble validation metrics
-    <run>/oof_predictions.csv, summary.json   rebuilt after each fold
+Run folder (single process; files and formats of :mod:`memamba_core.runs`, kind ``"nested"``):
+the run record (the grid, n_inner, inner_seeds, ensemble, cohort, folds), the
+progress log (one line per inner score and per fold), per fold the ensemble's
+validation prediction table and, written last, its selection record
+(:class:`~memamba_core.runs.Selection`: every candidate's inner scores, the winner,
+per-seed and ensemble validation metrics); the out-of-fold table and the summary
+are rebuilt after each fold.
 
 Rerunning the same call resumes (finished folds are skipped); a folder made
 with other settings is refused unless ``force``. No weights are saved: the
@@ -47,23 +46,15 @@ import torch
 from ..data import Cohort
 from ..data.splits import make_folds
 from ..errors import InputError
-from ..paths import atomic_write_text
+from ..runs import RunFolder, Selection
 from .config import TrainConfig
-from .cv import FoldData, new_model, prepare_fold, resolve_model_config, usable_folds
+from .cv import FoldData, new_model, prepare_fold, resolve_model_config, usable_folds, val_frame
 from .distributed import Dist
 from .evaluate import fold_metrics
 from .examples import check_fold_events
 from .loop import _c_index, fit_fold, predict_examples
-from .runfolder import RunFolder, survival_columns
 
-__all__ = ["train_nested", "inner_scores", "fit_ensemble", "NestedFolder"]
-
-
-class NestedFolder(RunFolder):
-    """A run folder of :func:`train_nested`: a fold is done when its ``selection.json`` parses (no weights kept)."""
-
-    FOLD_FILES = ("predictions.csv",)
-    FOLD_MARKER = "selection.json"
+__all__ = ["train_nested", "inner_scores", "fit_ensemble"]
 
 
 def _check_grid(grid: dict[str, TrainConfig]) -> None:
@@ -179,7 +170,7 @@ def _train_nested(cohort, grid, out, n_inner, inner_seeds, ensemble, inner_split
         "fold_source": source,
         "folds": [{"train": list(f.train), "val": list(f.val)} for f in folds],
     }
-    run = NestedFolder(out)
+    run = RunFolder(out, kind="nested")
     default = json.loads(json.dumps(TrainConfig().to_dict()))
     finished = run.start(record, force=force, defaults={"grid": dict.fromkeys(grid, default)})
     d = Dist()
@@ -203,48 +194,39 @@ def _train_nested(cohort, grid, out, n_inner, inner_seeds, ensemble, inner_split
             risk, surv, members = fit_ensemble(cohort, cfg, data, k, ensemble, d)
             times, cens = [e.time for e in data.val], [e.censorship for e in data.val]
             metrics = fold_metrics([e.time for e in data.train], [e.censorship for e in data.train], times, cens, risk, surv, data.cuts)
-            frame = pd.DataFrame({"case_id": [e.case_id for e in data.val], "fold": k, "risk": risk})
-            for j, col in enumerate(survival_columns(surv.shape[1])):
-                frame[col] = surv[:, j]
-            frame["survival_months"], frame["censorship"] = times, cens
-            fdir = run.fold_dir(k)
-            fdir.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(fdir / "predictions.csv", frame.to_csv(index=False, float_format="%.6g"))
-            selection = {
-                "fold": k, "chosen": chosen, "inner_scores": scores, "metrics": metrics,
-                "member_c_index": [_c_index(times, cens, r) for r in members],
-                "cuts": [float(c) for c in data.cuts], "n_train": len(data.train), "n_val": len(data.val),
-                "val_case_ids": [e.case_id for e in data.val], "seconds": time.perf_counter() - t0,
-            }
-            atomic_write_text(fdir / "selection.json", json.dumps(selection, indent=2, allow_nan=False))
+            run.write_fold_predictions(k, val_frame(k, data.val, risk, surv))
+            selection = Selection(
+                fold=k, chosen=chosen, inner_scores=scores, metrics=metrics,
+                member_c_index=[_c_index(times, cens, r) for r in members],
+                cuts=tuple(float(c) for c in data.cuts), n_train=len(data.train), n_val=len(data.val),
+                val_case_ids=tuple(e.case_id for e in data.val), seconds=time.perf_counter() - t0,
+            )
+            run.write_selection(k, selection)
             log({"event": "fold_end", "fold": k, "chosen": chosen, "inner_mean": scores[chosen]["mean"],
-                 "c_index": metrics.get("c_index"), "seconds": selection["seconds"]})
-        summary = _rebuild(run, len(folds), record)
+                 "c_index": metrics.get("c_index"), "seconds": selection.seconds})
+        summary = run.rebuild(_nested_summary(len(folds), record))
         log({"event": "run_end", "finished": run.finished_folds()})
         return summary
     finally:
         run.release()
 
 
-def _rebuild(run: NestedFolder, n_folds: int, record: dict) -> dict:
-    """oof_predictions.csv + summary.json from the finished folds."""
-    frames, per_fold = [], []
-    for k in run.finished_folds():
-        frames.append(pd.read_csv(run.fold_dir(k) / "predictions.csv", dtype={"case_id": str}))
-        sel = json.loads((run.fold_dir(k) / "selection.json").read_text(encoding="utf-8"))
-        per_fold.append({"fold": k, "chosen": sel["chosen"], "inner_mean": sel["inner_scores"][sel["chosen"]]["mean"],
-                         "c_index": sel["metrics"].get("c_index"), "member_c_index": sel["member_c_index"],
-                         "n": sel["n_val"], "n_events": int((frames[-1]["censorship"] == 0).sum()), "seconds": sel["seconds"]})
-    if frames:
-        atomic_write_text(run.oof_path, pd.concat(frames, ignore_index=True).to_csv(index=False, float_format="%.6g"))
-    c = [f["c_index"] for f in per_fold if f["c_index"] is not None]
-    summary = {
-        "procedure": "nested", "fold_source": record["fold_source"], "n_folds": n_folds,
-        "n_folds_finished": len(per_fold), "complete": len(per_fold) == n_folds,
-        "n_inner": record["n_inner"], "inner_seeds": record["inner_seeds"], "ensemble": record["ensemble"],
-        "candidates": list(record["grid"]), "folds": per_fold,
-        "mean_c_index": float(np.mean(c)) if c else None,
-        "std_c_index": float(np.std(c, ddof=1)) if len(c) > 1 else None,
-    }
-    atomic_write_text(run.summary_path, json.dumps(summary, indent=2, allow_nan=False))
+def _nested_summary(n_folds: int, record: dict) -> Callable[[list, pd.DataFrame], dict]:
+    """The summary of a nested run from its finished folds' selection records and out-of-fold table."""
+
+    def summary(selections: list[Selection], oof: pd.DataFrame) -> dict:
+        per_fold = [{"fold": s.fold, "chosen": s.chosen, "inner_mean": s.chosen_inner_mean, "c_index": s.metrics.get("c_index"),
+                     "member_c_index": s.member_c_index, "n": s.n_val,
+                     "n_events": int((oof.loc[oof["fold"] == s.fold, "censorship"] == 0).sum()), "seconds": s.seconds}
+                    for s in selections]
+        c = [f["c_index"] for f in per_fold if f["c_index"] is not None]
+        return {
+            "procedure": "nested", "fold_source": record["fold_source"], "n_folds": n_folds,
+            "n_folds_finished": len(per_fold), "complete": len(per_fold) == n_folds,
+            "n_inner": record["n_inner"], "inner_seeds": record["inner_seeds"], "ensemble": record["ensemble"],
+            "candidates": list(record["grid"]), "folds": per_fold,
+            "mean_c_index": float(np.mean(c)) if c else None,
+            "std_c_index": float(np.std(c, ddof=1)) if len(c) > 1 else None,
+        }
+
     return summary

@@ -1,11 +1,11 @@
-"""RunFolder: the lock, the config check and the progress log, without training."""
+"""RunFolder (memamba_core.runs): the lock, the config check and the progress log, without training."""
 
 import json
 
 import pytest
 
 from memamba_core.errors import InputError
-from memamba_core.train.runfolder import RunFolder, read_progress
+from memamba_core.runs import RunFolder, RunPaths, read_progress
 
 
 def test_second_process_is_locked_out(tmp_path):
@@ -25,7 +25,7 @@ def test_config_difference_is_named(tmp_path):
     with pytest.raises(InputError, match=r"train\.epochs: 3 → 4") as err:
         RunFolder(tmp_path).start({"train": {"lr": 1, "epochs": 4}, "folds": [[1, 2]]})
     assert "lr" not in str(err.value).split("(")[1].split(")")[0]  # only what differs is listed
-    (tmp_path / "config.json").write_text(json.dumps({"something": "else"}))
+    RunPaths(tmp_path).config.write_text(json.dumps({"something": "else"}))
     with pytest.raises(InputError, match="not a memamba run folder"):
         RunFolder(tmp_path).start({"train": {}})
 
@@ -40,7 +40,7 @@ def test_a_run_made_before_an_option_existed_resumes_while_the_option_is_off(tmp
     r = RunFolder(tmp_path)
     assert r.start({"train": {"lr": 1, "modality_dropout": 0.0}, "folds": [[1, 2]]}, defaults=defaults) == []
     r.release()
-    assert "modality_dropout" not in (tmp_path / "config.json").read_text()  # the old record is left as written
+    assert "modality_dropout" not in RunPaths(tmp_path).config.read_text()  # the old record is left as written
     with pytest.raises(InputError, match=r"train\.modality_dropout: '<absent>' → 0\.25"):
         RunFolder(tmp_path).start({"train": {"lr": 1, "modality_dropout": 0.25}, "folds": [[1, 2]]}, defaults=defaults)
     with pytest.raises(InputError, match=r"modality_dropout"):  # without defaults the absence is a difference
@@ -67,7 +67,7 @@ def test_progress_log_tolerates_a_torn_last_line(tmp_path):
     r.start({"train": {}})
     r.log(event="epoch", fold=0, loss=1.5)
     r.log(event="epoch", fold=0, loss=1.2)
-    with open(r.progress_path, "a") as fh:
+    with open(r.paths.progress, "a") as fh:
         fh.write('{"event": "epo')  # a killed writer
     recs = read_progress(tmp_path)
     assert [x["loss"] for x in recs] == [1.5, 1.2] and all("t" in x for x in recs)
