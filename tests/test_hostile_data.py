@@ -100,12 +100,12 @@ def test_infinite_values_in_the_rna_table(tmp_path):
 
 # ---- the scaler names its file --------------------------------------------------------------------
 def test_scaler_error_names_the_file(tmp_path):
-    meta = tmp_path / "fold_0" / "meta.json"
-    with pytest.raises(InputError, match=r"fold_0/meta\.json: genomic scaler: columns \(1\), mean \(2\)"):
+    meta = tmp_path / "fold_0" / "fold_record.json"
+    with pytest.raises(InputError, match=r"fold_0/fold_record\.json: genomic scaler: columns \(1\), mean \(2\)"):
         GenomicScaler.from_dict({"columns": ["a"], "mean": [0, 1], "std": [1]}, source=meta)
-    with pytest.raises(InputError, match=r"meta\.json: genomic scaler: 2 mean/std value\(s\) are not finite"):
+    with pytest.raises(InputError, match=r"fold_record\.json: genomic scaler: 2 mean/std value\(s\) are not finite"):
         GenomicScaler.from_dict(json.loads('{"columns": ["a", "b"], "mean": [NaN, 0], "std": [1, 0]}'), source=meta)
-    with pytest.raises(InputError, match=r"meta\.json: genomic scaler: expected keys columns, mean, std"):
+    with pytest.raises(InputError, match=r"fold_record\.json: genomic scaler: expected keys columns, mean, std"):
         GenomicScaler.from_dict({"columns": ["a"], "mean": ["x"], "std": [1]}, source=meta)
     with pytest.raises(InputError, match=r"genomic scaler \(no file named\)"):
         GenomicScaler.from_dict({"columns": 3})
@@ -167,10 +167,10 @@ def test_a_slide_symlink_leaving_the_cohort_affects_only_that_slide(root, tmp_pa
 def test_gene_groups_record_errors_name_the_file(tmp_path):
     from memamba_core.data import GeneGroups
 
-    meta = tmp_path / "meta.json"
+    meta = tmp_path / "fold_record.json"
     good = {"names": ["a"], "columns": [["X_rnaseq"]]}
     assert GeneGroups.from_dict(good, source=meta).sizes == (1,)
     for bad in ({"names": ["a"]}, {"names": ["a", "b"], "columns": [["X"]]}, {"names": [1], "columns": [["X"]]},
                 {"names": ["a"], "columns": "X"}, []):
-        with pytest.raises(InputError, match=r"meta\.json: gene groups"):
+        with pytest.raises(InputError, match=r"fold_record\.json: gene groups"):
             GeneGroups.from_dict(bad, source=meta)

@@ -86,11 +86,11 @@ class GenomicScaler:
 
     @classmethod
     def from_dict(cls, d: dict, *, source: str | Path | None = None) -> "GenomicScaler":
-        """Inverse of :meth:`to_dict`. ``source`` (the file it came from, e.g. a fold's ``meta.json``)
+        """Inverse of :meth:`to_dict`. ``source`` (the file it came from, e.g. a fold's meta record)
         is named in every error; a damaged record (missing keys, lengths that differ, a mean or std
         that is not a finite number, a std ≤ 0) is an InputError."""
         where = f"{source}: genomic scaler" if source is not None else "genomic scaler (no file named)"
-        fix = "the checkpoint is damaged; retrain the fold or restore its meta.json"
+        fix = "the checkpoint is damaged; retrain the fold or restore that file"
         try:
             cols, mean, std = tuple(d["columns"]), d["mean"], d["std"]
             if not all(isinstance(c, str) for c in cols):

@@ -69,7 +69,7 @@ class GeneGroups:
     @classmethod
     def from_dict(cls, d: dict, *, source: str | Path | None = None) -> "GeneGroups":
         """Inverse of :meth:`to_dict`. A damaged record (missing keys, names and columns of
-        different lengths, non-text entries) is an InputError naming ``source`` (e.g. a fold's meta.json)."""
+        different lengths, non-text entries) is an InputError naming ``source`` (e.g. a fold's meta record)."""
         where = f"{source}: gene groups" if source is not None else "gene groups (no file named)"
         try:
             names, columns = d["names"], d["columns"]
@@ -81,7 +81,7 @@ class GeneGroups:
         if not ok:
             raise InputError(
                 f"{where}: 'names' must be a list of G group names and 'columns' a list of G lists of column "
-                f"names; the checkpoint is damaged — retrain the fold or restore its meta.json."
+                f"names; the checkpoint is damaged — retrain the fold or restore that file."
             )
         return cls(names=tuple(names), columns=tuple(tuple(c) for c in columns))
 

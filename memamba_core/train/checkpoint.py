@@ -125,9 +125,9 @@ def load_checkpoint(path: str | Path, fold: int | None = None, *, device: str | 
     return LoadedModel(
         model=model,
         config=cfg,
-        scaler=GenomicScaler.from_dict(meta.scaler) if meta.scaler else None,
+        scaler=GenomicScaler.from_dict(meta.scaler, source=where.meta) if meta.scaler else None,
         cuts=np.asarray(meta.cuts, dtype=float),
-        groups=GeneGroups.from_dict(meta.groups) if meta.groups else None,
+        groups=GeneGroups.from_dict(meta.groups, source=where.meta) if meta.groups else None,
         feature_dim=meta.feature_dim,
         cohort_name=str(meta.cohort),
         fold=meta.fold,
