@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import io
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from ..errors import InputError
@@ -37,6 +39,7 @@ __all__ = ["TILE_SIZE", "OVERLAP", "TileBox", "SlideDeepZoom", "dz_scale"]
 TILE_SIZE = 254   # DZ tile side without overlap: 254 + 2·1 = 256 px for interior tiles
 OVERLAP = 1       # extra pixels on each interior edge (hides seams when OpenSeadragon blends tiles)
 JPEG_QUALITY = 85
+_MAX_COARSE_TILES = 512   # coarse-level JPEG tiles kept per slide (a few MB)
 
 
 def dz_scale(level_count: int, level: int) -> float:
@@ -68,8 +71,12 @@ class _OpenSlideSurface:
 
     Reads go through :meth:`Slide.read_region` (either backend, white outside the image), returned
     as opaque RGBA because the generator composites the tile on the background through its alpha.
+    The coarse DZ levels all read the slide's coarsest level, each tile a large part of it; that level
+    is read once and kept (when at most ``_KEEP_PIXELS``), so those tiles are crops of memory.
     TiffSlide handles are not documented as thread-safe, so reads through them are serialised.
     """
+
+    _KEEP_PIXELS = 16_000_000   # keep the coarsest level in memory up to this size (48 MB of RGB)
 
     def __init__(self, slide: Slide) -> None:
         self._slide = slide
@@ -79,17 +86,41 @@ class _OpenSlideSurface:
         self.level_count = slide.level_count
         self.properties: dict[str, str] = {}  # no bounds, white background (what the reader composites on)
         self._lock = threading.Lock() if slide.backend != "openslide" else None
+        self._coarse: np.ndarray | None = None
+        self._coarse_lock = threading.Lock()
 
     def get_best_level_for_downsample(self, downsample: float) -> int:
         return self._slide.best_level_for_downsample(downsample)
 
-    def read_region(self, location, level, size) -> Image.Image:
+    def _read(self, location, level, size) -> Image.Image:
         if self._lock is None:
-            img = self._slide.read_region(location, level, size)
-        else:
-            with self._lock:
-                img = self._slide.read_region(location, level, size)
-        return img.convert("RGBA")
+            return self._slide.read_region(location, level, size)
+        with self._lock:
+            return self._slide.read_region(location, level, size)
+
+    def _coarsest(self) -> np.ndarray | None:
+        k = self.level_count - 1
+        w, h = self.level_dimensions[k]
+        if w * h > self._KEEP_PIXELS:
+            return None
+        with self._coarse_lock:
+            if self._coarse is None:
+                self._coarse = np.asarray(self._read((0, 0), k, (w, h)))
+        return self._coarse
+
+    def read_region(self, location, level, size) -> Image.Image:
+        w, h = int(size[0]), int(size[1])
+        kept = self._coarsest() if level == self.level_count - 1 and w * h > 4 * TILE_SIZE * TILE_SIZE else None
+        if kept is None:
+            return self._read(location, level, size).convert("RGBA")
+        ds = self.level_downsamples[level]
+        x, y = int(round(location[0] / ds)), int(round(location[1] / ds))
+        out = np.full((h, w, 3), 255, np.uint8)
+        lh, lw = kept.shape[:2]
+        x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, lw), min(y + h, lh)
+        if x1 > x0 and y1 > y0:
+            out[y0 - y:y1 - y, x0 - x:x1 - x] = kept[y0:y1, x0:x1]
+        return Image.fromarray(out, mode="RGB").convert("RGBA")
 
 
 def _generator_class():
@@ -117,6 +148,8 @@ class SlideDeepZoom:
         self.level_count: int = self._dz.level_count
         self.level_dimensions: tuple[tuple[int, int], ...] = tuple(self._dz.level_dimensions)
         self.level_tiles: tuple[tuple[int, int], ...] = tuple(self._dz.level_tiles)
+        self._coarse_tiles: OrderedDict[tuple, bytes] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     @property
     def path(self) -> Path:
@@ -155,10 +188,26 @@ class SlideDeepZoom:
         return self._dz.get_tile(level, (col, row)).convert("RGB")
 
     def tile_jpeg(self, level: int, col: int, row: int, quality: int = JPEG_QUALITY) -> bytes:
-        """The tile encoded as JPEG (what the tile server sends)."""
+        """The tile encoded as JPEG (what the tile server sends).
+
+        Tiles of the coarse DZ levels (each a downsample of a large region of the coarsest slide level)
+        are kept once made; they are few (the whole overview), so the cache stays small.
+        """
+        key = (level, col, row, quality)
+        with self._cache_lock:
+            hit = self._coarse_tiles.get(key)
+        if hit is not None:
+            return hit
         buf = io.BytesIO()
         self.tile_image(level, col, row).save(buf, "JPEG", quality=quality)
-        return buf.getvalue()
+        data = buf.getvalue()
+        box = self.box(level, col, row)
+        if box.scale / self.slide.level_downsamples[box.slide_level] >= 4:
+            with self._cache_lock:
+                self._coarse_tiles[key] = data
+                while len(self._coarse_tiles) > _MAX_COARSE_TILES:
+                    self._coarse_tiles.popitem(last=False)
+        return data
 
     def close(self) -> None:
         self.slide.close()

@@ -37,6 +37,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "memamba-tiles"
     sys_version = ""
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True   # headers and body leave at once (no 40 ms delayed-ACK stall)
 
     def _answer(self, head: bool) -> None:
         svc: TileService = self.server.service  # type: ignore[attr-defined]
