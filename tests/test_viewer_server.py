@@ -134,6 +134,11 @@ def test_open_slides_are_bounded(slides):
     svc.deep_zoom(b)
     assert svc._slides[a].dz is None and da.slide._h is None       # the least recently used one was closed
     assert svc.respond("GET", f"/dz/{a}.dzi", "h:1").status == 200  # and reopens on demand
+    with svc._using(a) as busy:                                     # a slide being read is never closed under it
+        svc.deep_zoom(b)
+        assert svc._slides[a].dz is busy and busy.slide._h is not None
+    svc.deep_zoom(b)
+    assert svc._slides[a].dz is None                                # closed once idle
     svc.close()
 
 

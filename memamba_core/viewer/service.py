@@ -29,6 +29,7 @@ import re
 import secrets
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +62,7 @@ def _text(status: int, message: str) -> Reply:
 class _Slide:
     path: Path
     dz: SlideDeepZoom | None = None
+    users: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -112,23 +114,44 @@ class TileService:
 
     def deep_zoom(self, token: str) -> SlideDeepZoom:
         """The open :class:`SlideDeepZoom` of a registered slide (opened on first use, LRU-bounded)."""
+        with self._using(token) as dz:
+            return dz
+
+    @contextmanager
+    def _using(self, token: str):
+        """The slide's deep zoom, counted as in use: a slide is never closed while a request reads it."""
         s = self._slides[token]
         with s.lock:
             if s.dz is None:
                 s.dz = SlideDeepZoom(s.path)
+            s.users += 1
+            dz = s.dz
+        try:
+            yield dz
+        finally:
+            with s.lock:
+                s.users -= 1
+            self._evict(token)
+
+    def _evict(self, recent: str) -> None:
+        """Close the least recently used idle slides beyond ``max_open``."""
         with self._lock:
-            self._open[token] = None
-            self._open.move_to_end(token)
-            stale = []
-            while len(self._open) > self.max_open:
-                old, _ = self._open.popitem(last=False)
-                stale.append(self._slides[old])
-        for old in stale:
+            self._open[recent] = None
+            self._open.move_to_end(recent)
+            order = list(self._open)
+        excess = len(order) - self.max_open
+        for tok in order:
+            if excess <= 0:
+                break
+            old = self._slides[tok]
             with old.lock:
-                if old.dz is not None:
-                    old.dz.close()
-                    old.dz = None
-        return s.dz
+                if old.users or old.dz is None:
+                    continue
+                old.dz.close()
+                old.dz = None
+            with self._lock:
+                self._open.pop(tok, None)
+            excess -= 1
 
     def close(self) -> None:
         for s in self._slides.values():
@@ -165,7 +188,13 @@ class TileService:
         if ext is not None and (ext == "png") != (kind == "ov"):
             return _text(404, "not found")
         try:
-            dz = self.deep_zoom(slide_tok)
+            with self._using(slide_tok) as dz:
+                return self._tile(dz, kind, layer, z, col, row, cors)
+        except InputError as err:  # the slide cannot be opened: say so, keep serving the rest
+            return _text(404, str(err))
+
+    def _tile(self, dz: SlideDeepZoom, kind: str, layer, z, col, row, cors: dict) -> Reply:
+        try:
             if z is None:
                 body = dz.dzi("jpeg" if kind == "dz" else "png").encode()
                 return Reply(200, "application/xml", body, {**cors, "Cache-Control": "private, max-age=3600"})
