@@ -178,3 +178,23 @@ def test_server_binds_loopback_and_checks_host(slides):
     with socket.socket() as s:  # closed: the port no longer answers
         s.settimeout(0.5)
         assert s.connect_ex(("127.0.0.1", srv.port)) != 0
+
+
+def test_cohort_slides_only(slides, tmp_path):
+    import shutil
+
+    from memamba_core.data import load_cohort
+    from tests._cohort_fixtures import make_clam_cohort
+
+    root = make_clam_cohort(tmp_path, n_patients=2, feature_dim=4, with_pt=False, multi_slide_case=False)
+    (root / "slides").mkdir()
+    shutil.copy(slides[0], root / "slides" / "CASE-000-DX1.tif")
+    svc = TileService(hosts={"h:1"})
+    tok = svc.register_cohort_slide(load_cohort(root), "CASE-000-DX1.svs")
+    assert svc.respond("GET", f"/dz/{tok}.dzi", "h:1").status == 200
+    with pytest.raises(InputError, match="no slide file in cohort"):
+        svc.register_cohort_slide(load_cohort(root), "CASE-001-DX1.svs")
+    (root / "slides" / "CASE-001-DX1.tif").symlink_to(slides[1])       # a slide leaving the cohort folder
+    with pytest.raises(InputError, match="outside the cohort folder"):
+        svc.register_cohort_slide(load_cohort(root), "CASE-001-DX1.svs")
+    svc.close()

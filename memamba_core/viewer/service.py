@@ -99,6 +99,15 @@ class TileService:
                 self._by_path[p] = tok
             return tok
 
+    def register_cohort_slide(self, cohort, slide_id: str) -> str:
+        """The token of ``slide_id``'s file in ``cohort`` (``memamba_core.data.Cohort``): only the loaded
+        cohort's slides, found by the cohort itself (inside its folder; a symlink leaving it is refused)."""
+        path = cohort.slide_path(slide_id)
+        if path is None:
+            raise InputError(f"slide {slide_id} has no slide file in cohort '{cohort.name}' (slides/); "
+                             f"add it there to view it.")
+        return self.register_slide(path)
+
     def register_overlay(self, token: str, layer: OverlayLayer) -> str:
         """The key of ``layer`` drawn over slide ``token`` (deterministic for the same content)."""
         if token not in self._slides:
