@@ -47,21 +47,25 @@ class _Page(driver.Server):
 
 @pytest.fixture(scope="module")
 def page_server(tmp_path_factory):
+    """Slide 1: 3072 × 2048, 256-px patches. Slide 2: 2048 × 1536, 512-px patches (bag rows after slide 1's)."""
     d = tmp_path_factory.mktemp("viewer_e2e")
-    img = textured_rgb(H, W, seed=3)
-    slide = d / "E2E.tif"
-    write_pyramid_tiff(slide, img, mpp=0.5, min_side=256, quality=90)
-    gy, gx = np.mgrid[0 : H // SIDE, 0 : W // SIDE]
-    coords = np.stack([gx.ravel() * SIDE, gy.ravel() * SIDE], 1)
-    scores = np.random.default_rng(0).random(len(coords))
+    slides, n = [], 0
+    for i, (w, h, side) in enumerate([(W, H, SIDE), (2048, 1536, 512)]):
+        path = d / f"E2E-{i + 1}.tif"
+        write_pyramid_tiff(path, textured_rgb(h, w, seed=3 + i), mpp=0.5, min_side=256, quality=90)
+        gy, gx = np.mgrid[0 : h // side, 0 : w // side]
+        coords = np.stack([gx.ravel() * side, gy.ravel() * side], 1)
+        slides.append({"slide_id": f"E2E-{i + 1}", "path": str(path), "rows": list(range(n, n + len(coords))),
+                       "coords": coords.tolist(), "side0": side})
+        n += len(coords)
+    scores = np.random.default_rng(0).random(n)
     spec = d / "spec.json"
-    spec.write_text(json.dumps({"slide": str(slide), "slide_id": "E2E", "coords": coords.tolist(), "side0": SIDE,
-                                "scores": scores.tolist()}))
+    spec.write_text(json.dumps({"slides": slides, "scores": scores.tolist()}))
     env = {"VIEWER_SPEC": str(spec), "PYTHONPATH": str(driver.REPO), "MEMAMBA_CACHE": str(d)}
     with _Page(env) as srv:
         srv.url = f"http://127.0.0.1:{srv.port}"
         srv.wait_healthy()
-        yield srv, slide, coords, scores
+        yield srv, slides, scores
 
 
 def _frame(page):
@@ -74,7 +78,8 @@ def _frame(page):
 
 
 def test_viewer_tiles_levels_pixels_overlays_and_click(page_server, tmp_path):
-    srv, slide, coords, scores = page_server
+    srv, slides, scores = page_server
+    slide, coords = slides[0]["path"], np.asarray(slides[0]["coords"])
     with driver.browser(width=1200, height=900) as page:
         page.goto(srv.url)
         frame = _frame(page)
@@ -131,7 +136,8 @@ def test_viewer_tiles_levels_pixels_overlays_and_click(page_server, tmp_path):
                                return [q.x, q.y]; }""", [cx + 40, cy + 40])
         page.mouse.click(box["x"] + p[0], box["y"] + p[1])
         rank = int((scores > scores[target]).sum()) + 1
-        driver.wait_text(page, f"patch {target} at level 0 ({coords[target][0]}, {coords[target][1]}), rank {rank} of")
+        driver.wait_text(page, f"E2E-1: patch {target} at level 0 ({coords[target][0]}, {coords[target][1]}), side 256, "
+                               f"rank {rank} of {len(scores)}")
         page.locator('[data-testid="stImage"]').first.wait_for(state="visible")
         driver.assert_no_exception(page)
         page.screenshot(path=str(tmp_path / "viewer_click.png"), full_page=True)
@@ -144,4 +150,20 @@ def test_viewer_tiles_levels_pixels_overlays_and_click(page_server, tmp_path):
         page.mouse.up()
         page.wait_for_timeout(500)
         assert frame.evaluate("() => window.__viewer.viewport.getCenter(true).x") != before
-        driver.wait_text(page, f"patch {target} at level 0")    # the answer did not change
+        driver.wait_text(page, f"E2E-1: patch {target} at level 0")    # the answer did not change
+
+        # the patient's second slide, with its own patch geometry: the viewer opens it, a click finds its patch
+        driver.select_option(page, "Slide", "E2E-2")
+        frame.wait_for_function("() => window.__viewerState.ready && window.__viewer.world.getItemCount() === 4 && "
+                                "window.__viewer.world.getItemAt(0).source.width === 2048", timeout=60_000)
+        frame.wait_for_function("() => window.__viewer.world.getItemAt(0).getFullyLoaded()", timeout=60_000)
+        second = slides[1]
+        k = 5
+        x2, y2 = second["coords"][k]
+        p = frame.evaluate("""([x, y]) => { const it = window.__viewer.world.getItemAt(0);
+                               const q = it.imageToViewerElementCoordinates(new OpenSeadragon.Point(x, y));
+                               return [q.x, q.y]; }""", [x2 + 300, y2 + 300])     # inside the 512-px patch only
+        page.mouse.click(box["x"] + p[0], box["y"] + p[1])
+        driver.wait_text(page, f"E2E-2: patch {second['rows'][k]} at level 0 ({x2}, {y2}), side 512")
+        driver.assert_no_exception(page)
+        page.screenshot(path=str(tmp_path / "viewer_second_slide.png"), full_page=True)

@@ -1,7 +1,8 @@
 """A tiny standalone Streamlit page that mounts the slide viewer (for tests/e2e/test_viewer_browser.py).
 
-It reads ``$VIEWER_SPEC`` (JSON: slide path, patch coordinates, level-0 side, attention) written by the
-test, shows the slide with three overlays and answers a click with :func:`ask_patch`.
+It reads ``$VIEWER_SPEC`` (JSON: the slides of one patient, each with its path, bag rows, patch coordinates
+and level-0 side, and the bag's attention) written by the test, shows the chosen slide with three overlays
+and answers a click with :func:`ask_patch`.
 """
 
 import json
@@ -15,12 +16,14 @@ from memamba_core.slides import open_slide
 from memamba_core.viewer import PatchLayout, ask_patch, attention_layer, grid_layer, topk_layer
 
 spec = json.loads(open(os.environ["VIEWER_SPEC"], encoding="utf-8").read())
-coords = np.asarray(spec["coords"], dtype=np.int64)
-scores = np.asarray(spec["scores"], dtype=np.float64)
-layout = PatchLayout(spec["slide_id"], np.arange(len(coords)), coords, float(spec["side0"]))
+slides = spec["slides"]                      # a multi-slide patient: each slide with its own patch geometry
+scores = np.asarray(spec["scores"], dtype=np.float64)   # over the whole bag
+choice = st.selectbox("Slide", [s["slide_id"] for s in slides])
+one = next(s for s in slides if s["slide_id"] == choice)
+layout = PatchLayout(one["slide_id"], np.asarray(one["rows"]), np.asarray(one["coords"]), float(one["side0"]))
 
 srv = tile_server()
-token = srv.service.register_slide(spec["slide"])
+token = srv.service.register_slide(one["path"])
 layers = [
     viewer_layer(srv, token, attention_layer(layout, scores), opacity=0.5, name="attention"),
     viewer_layer(srv, token, topk_layer(layout, scores, k=3), opacity=1.0, name="top-3"),
@@ -29,11 +32,12 @@ layers = [
 st.caption(f"tile server on 127.0.0.1:{srv.port}")
 click = slide_viewer(srv.slide_url(token), layers, height=500, key="viewer")
 if click:
-    with open_slide(spec["slide"]) as slide:
+    with open_slide(one["path"]) as slide:
         rep = ask_patch(layout, (click["x"], click["y"]), {"pathology/pool": scores}, None, (), slide)
     if rep is None:
         st.write("no patch here")
     else:
         best = rep.scores[0]
-        st.write(f"patch {rep.bag_row} at level 0 ({rep.xy0[0]}, {rep.xy0[1]}), rank {best.rank} of {best.of}")
+        st.write(f"{rep.slide_id}: patch {rep.bag_row} at level 0 ({rep.xy0[0]}, {rep.xy0[1]}), "
+                 f"side {rep.side0:.0f}, rank {best.rank} of {best.of}")
         st.image(rep.image, caption="the patch at full resolution")

@@ -14,6 +14,7 @@
   var items = {};       // layer name -> {url, item, opacity, visible}
   var userState = {};   // layer name -> {opacity, visible} once the user changed them here
   var seq = 0;
+  var latest = { layers: [] }; // the last args received (layers are synced once the slide is open)
   var tilesLoaded = {}; // DZ level -> tiles of the slide drawn (read by the tests)
   window.__viewerState = { tilesLoaded: tilesLoaded, ready: false, failed: 0 };
 
@@ -112,7 +113,7 @@
       gestureSettingsTouch: { clickToZoom: false }
     });
     window.__viewer = viewer;
-    viewer.addHandler("open", function () { window.__viewerState.ready = true; status(""); syncLayers(args.layers || []); });
+    viewer.addHandler("open", function () { window.__viewerState.ready = true; status(""); syncLayers(latest.layers || []); });
     viewer.addHandler("open-failed", function () { status("the slide could not be opened"); });
     viewer.addHandler("tile-loaded", function (ev) {
       if (ev.tiledImage === viewer.world.getItemAt(0)) {
@@ -131,6 +132,7 @@
   }
 
   function render(args) {
+    latest = args;
     var h = Math.max(200, args.height || 600);
     document.getElementById("osd").style.height = h + "px";
     send("streamlit:setFrameHeight", { height: h + 2 });
@@ -146,7 +148,7 @@
       viewer.open(args.slide);
       return;
     }
-    syncLayers(args.layers || []);
+    if (window.__viewerState.ready) { syncLayers(args.layers || []); }   // else: on "open"
   }
 
   window.addEventListener("message", function (ev) {
