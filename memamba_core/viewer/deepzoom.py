@@ -16,8 +16,10 @@ Each DZ level is read from the coarsest slide level not coarser than it
 (``Slide.best_level_for_downsample``): every pyramid level is used, and a DZ
 level that matches a slide level exactly is that level's pixels. The bounds
 of the image are the whole level-0 plane (``limit_bounds=False``), so DZ image
-coordinates are level-0 pixels with no offset. Nothing larger than one tile's
-region is ever read.
+coordinates are level-0 pixels with no offset. A tile reads only its own region
+of the slide level it comes from; the one exception is the coarsest level, which
+the coarse DZ levels all downsample: it is read once and kept when it has at most
+16 Mpx (its few JPEG tiles too). Nothing scales with the full-resolution image.
 """
 
 from __future__ import annotations
