@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +13,7 @@ from shapely.geometry import Polygon
 from memamba_core.data import Bag
 from memamba_core.demo.render import write_pyramid_tiff
 from memamba_core.errors import InputError
-from memamba_core.slides import TissueMask, open_slide
+from memamba_core.slides import PatchGeometry, TissueMask, open_slide, slide_patches
 from memamba_core.viewer import (
     PatchLayout,
     TileBox,
@@ -31,19 +34,25 @@ def _box(x0=0.0, y0=0.0, scale=1.0, size=(256, 256)):
 def _bag():
     """Two slides: slide 0 patches 256 px at level 0, slide 1 patches 128 px read at level 1 (ds 2 → 256 level-0 px)."""
     coords = np.array([[0, 0], [256, 0], [512, 512], [0, 0], [512, 0]], np.int64)
-    return Bag(torch.zeros(5, 4), coords, np.array([0, 0, 0, 1, 1]), ("A", "B"), 256, 0,
-               slide_patch_sizes=(256, 128), slide_patch_levels=(0, 1))
+    return Bag(torch.zeros(5, 4), coords, np.array([0, 0, 0, 1, 1]), ("A", "B"),
+               geometries=(PatchGeometry(256, 0), PatchGeometry(128, 1)))
+
+
+def _layout(bag, pos, level_downsamples, size=(4096, 4096)):
+    """The viewer's layout of slide ``pos`` through the library's slide view, on a slide of these levels."""
+    slide = SimpleNamespace(path=Path(f"{bag.slide_ids[pos]}.tif"), dimensions=size, level_downsamples=level_downsamples)
+    return PatchLayout.from_slide_patches(slide_patches(bag, pos, slide))
 
 
 def test_each_slide_has_its_own_geometry():
     bag = _bag()
-    a = PatchLayout.from_bag(bag, 0, (1.0, 4.0))
-    b = PatchLayout.from_bag(bag, 1, (1.0, 2.0))
+    a = _layout(bag, 0, (1.0, 4.0))
+    b = _layout(bag, 1, (1.0, 2.0))
     assert a.side0 == 256 and a.index.tolist() == [0, 1, 2]
     assert b.side0 == 256 and b.index.tolist() == [3, 4] and b.coords.tolist() == [[0, 0], [512, 0]]
-    assert PatchLayout.from_bag(bag, 1, (1.0, 4.0)).side0 == 512
-    with pytest.raises(InputError, match="patch_level 1 is not a level"):
-        PatchLayout.from_bag(bag, 1, (1.0,))
+    assert _layout(bag, 1, (1.0, 4.0)).side0 == 512
+    with pytest.raises(InputError, match="cut at level 1"):
+        _layout(bag, 1, (1.0,))
     assert b.patch_at(600, 10) == 1 and b.patch_at(300, 10) is None
     assert a.outside(600, 600).tolist() == [2]     # (512, 512) + 256 does not fit a 600 × 600 slide
     with pytest.raises(InputError, match="non-finite"):
@@ -55,8 +64,8 @@ def test_each_slide_has_its_own_geometry():
 def test_attention_scaled_over_the_whole_patient():
     bag = _bag()
     scores = np.array([0.1, 0.2, 0.3, 0.9, 0.5])
-    a = attention_layer(PatchLayout.from_bag(bag, 0, (1.0, 4.0)), scores)
-    b = attention_layer(PatchLayout.from_bag(bag, 1, (1.0, 2.0)), scores)
+    a = attention_layer(_layout(bag, 0, (1.0, 4.0)), scores)
+    b = attention_layer(_layout(bag, 1, (1.0, 2.0)), scores)
     full = attention_colours(scores)
     # the same patient colour for the same score whichever slide it is on; hottest painted last
     assert (b.fill[-1] == full[3]).all() and (a.fill[-1] == full[2]).all()
@@ -66,9 +75,9 @@ def test_attention_scaled_over_the_whole_patient():
         with pytest.raises(InputError, match=match):
             attention_colours(scores, **bad)
     with pytest.raises(InputError, match="non-finite"):
-        attention_layer(PatchLayout.from_bag(bag, 0, (1.0,)), np.array([0.1, np.nan, 0.3, 0.9, 0.5]))
+        attention_layer(_layout(bag, 0, (1.0,)), np.array([0.1, np.nan, 0.3, 0.9, 0.5]))
     with pytest.raises(InputError, match="another bag"):
-        attention_layer(PatchLayout.from_bag(bag, 1, (1.0, 2.0)), scores[:3])
+        attention_layer(_layout(bag, 1, (1.0, 2.0)), scores[:3])
 
 
 def test_transport_layer_colours_by_group_and_filters_one():
@@ -101,7 +110,7 @@ def test_ask_patch_gives_every_branch_rank_group_and_pixels(tmp_path):
     path = tmp_path / "S.tif"
     write_pyramid_tiff(path, textured_rgb(1024, 1024, 5), mpp=0.5, min_side=128)
     bag = _bag()
-    lay = PatchLayout.from_bag(bag, 1, (1.0, 2.0))
+    lay = _layout(bag, 1, (1.0, 2.0))
     att = {"pathology/pool": torch.tensor([0.1, 0.2, 0.3, 0.9, 0.5]), "pathology/ranked": np.array([5., 4., 3., 2., 1.]),
            "genomics/pool": np.array([0.5, 0.5])}
     plan = np.array([[1, 0], [1, 0], [0, 1], [0.3, 0.7], [0.6, 0.4]])

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from memamba_core.qupath import read_qupath_geojson, slide_collection, write_geojson
-from memamba_core.slides import open_slide
+from memamba_core.slides import open_slide, slide_patches
 from memamba_core.viewer import PatchLayout, SlideDeepZoom, TileService, ask_patch, attention_layer, topk_layer
 from tests._train_cohort import tiny_train
 from tests._viewer_fixtures import real_svs_path
@@ -72,7 +72,7 @@ def test_real_slide_prediction_viewer_and_qupath(real_cohort, tmp_path):
     out, bag = predict_patient(loaded, cohort, "P0")
     path = cohort.slide_path("P0-DX1.svs")
     with open_slide(path) as slide:
-        layout = PatchLayout.from_bag(bag, 0, slide.level_downsamples)
+        layout = PatchLayout.from_slide_patches(slide_patches(bag, 0, slide))
         assert layout.outside(*slide.dimensions).size == 0
         np.testing.assert_array_equal(layout.coords, coords)
         scores = out.attention["pathology/pool"].numpy()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..paths import atomic_write_text
-from ..slides import open_slide
+from ..slides import open_cohort_slide, slide_patches
 from ..viewer import PatchLayout
 from .export import slide_collection, write_geojson
 
@@ -135,18 +135,13 @@ def _safe(slide_id: str) -> str:
 
 
 def _layout(cohort, bag, pos: int) -> PatchLayout:
-    """The slide's patches with their level-0 side (the slide file gives the level downsamples)."""
-    level = (bag.slide_patch_levels[pos] if bag.slide_patch_levels else bag.patch_level) or 0
-    path = cohort.slide_path(bag.slide_ids[pos])
-    if path is None:
-        if level != 0:
-            raise InputError(f"slide {bag.slide_ids[pos]}: patches were cut at level {level} but the slide file is not "
-                             f"in the cohort, so their level-0 size is unknown; add the slide to slides/.")
-        return PatchLayout.from_bag(bag, pos, (1.0,))
-    with open_slide(path) as slide:
-        layout = PatchLayout.from_bag(bag, pos, slide.level_downsamples)
-        bad = layout.outside(*slide.dimensions)
-    if bad.size:
-        raise InputError(f"slide {bag.slide_ids[pos]}: {bad.size} of {len(layout)} patches lie outside the slide "
-                         f"({slide.dimensions[0]} × {slide.dimensions[1]} px); the features belong to another slide.")
-    return layout
+    """The slide's patches with their level-0 side (the slide view's, from the slide file when the cohort has it)."""
+    slide = open_cohort_slide(cohort, bag.slide_ids[pos])
+    if slide is None:
+        return PatchLayout.without_slide_file(bag, pos)
+    with slide:
+        sp = slide_patches(bag, pos, slide)
+    if sp.outside.size:
+        raise InputError(f"slide {bag.slide_ids[pos]}: {sp.outside.size} of {sp.outside.size + len(sp)} patches "
+                         f" lie outside the slide ({sp.level0_size[0]} × {sp.level0_size[1]} px); the features belong to another slide.")
+    return PatchLayout.from_slide_patches(sp)

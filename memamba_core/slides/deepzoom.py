@@ -18,6 +18,9 @@ at ``get_tile_coordinates(z, (col, row))[0]``.
 
 from __future__ import annotations
 
+import threading
+
+import numpy as np
 from PIL import Image
 
 from ..errors import InputError
@@ -35,7 +38,15 @@ class DeepZoomSource:
     bounds of the scanned region (``openslide.bounds-*``, from either backend, when the
     file records them) and the background colour (white: :class:`Slide` already paints
     transparent and outside pixels white).
+
+    A viewer asks for tiles from several threads: TiffSlide handles are not documented as
+    thread-safe, so reads through them are serialised. The coarse Deep Zoom levels all read
+    the slide's coarsest level, each tile a large part of it; that level is read once and
+    kept (when at most ``KEEP_PIXELS``), so those tiles are crops of memory.
     """
+
+    KEEP_PIXELS = 16_000_000   # keep the coarsest level in memory up to this size (48 MB of RGB)
+    _CROP_FROM = 4 * 254 * 254  # reads of the coarsest level larger than this many pixels are cut from the kept copy
 
     def __init__(self, slide: Slide) -> None:
         self.slide = slide
@@ -51,13 +62,43 @@ class DeepZoomSource:
             except (TypeError, ValueError):
                 continue
         self.properties = props
+        self._lock = threading.Lock() if slide.backend != "openslide" else None
+        self._coarse: np.ndarray | None = None
+        self._coarse_lock = threading.Lock()
 
     def get_best_level_for_downsample(self, downsample: float) -> int:
         return self.slide.best_level_for_downsample(downsample)
 
+    def _read(self, location, level, size) -> Image.Image:
+        if self._lock is None:
+            return self.slide.read_region(location, level, size)
+        with self._lock:
+            return self.slide.read_region(location, level, size)
+
+    def _coarsest(self) -> np.ndarray | None:
+        k = self.level_count - 1
+        w, h = self.level_dimensions[k]
+        if w * h > self.KEEP_PIXELS:
+            return None
+        with self._coarse_lock:
+            if self._coarse is None:
+                self._coarse = np.asarray(self._read((0, 0), k, (w, h)))
+        return self._coarse
+
     def read_region(self, location: tuple[int, int], level: int, size: tuple[int, int]) -> Image.Image:
         """An opaque RGBA image of the region (level-0 ``location``, ``size`` (w, h) at ``level``)."""
-        return self.slide.read_region(location, level, size).convert("RGBA")
+        w, h = int(size[0]), int(size[1])
+        kept = self._coarsest() if level == self.level_count - 1 and w * h > self._CROP_FROM else None
+        if kept is None:
+            return self._read(location, level, size).convert("RGBA")
+        ds = self.level_downsamples[level]
+        x, y = int(round(location[0] / ds)), int(round(location[1] / ds))
+        out = np.full((h, w, 3), 255, np.uint8)
+        lh, lw = kept.shape[:2]
+        x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, lw), min(y + h, lh)
+        if x1 > x0 and y1 > y0:
+            out[y0 - y:y1 - y, x0 - x:x1 - x] = kept[y0:y1, x0:x1]
+        return Image.fromarray(out, mode="RGB").convert("RGBA")
 
     def __repr__(self) -> str:
         return f"DeepZoomSource({self.slide!r})"

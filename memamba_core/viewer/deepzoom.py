@@ -30,11 +30,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from ..errors import InputError
-from ..slides import Slide, open_slide
+from ..slides import Slide, deep_zoom, open_slide
 
 __all__ = ["TILE_SIZE", "OVERLAP", "TileBox", "SlideDeepZoom", "dz_scale"]
 
@@ -68,74 +67,6 @@ class TileBox:
         return x0, y0, x0 + self.size[0] * self.scale, y0 + self.size[1] * self.scale
 
 
-class _OpenSlideSurface:
-    """The part of ``openslide.OpenSlide`` that ``DeepZoomGenerator`` uses, over a :class:`Slide`.
-
-    Reads go through :meth:`Slide.read_region` (either backend, white outside the image), returned
-    as opaque RGBA because the generator composites the tile on the background through its alpha.
-    The coarse DZ levels all read the slide's coarsest level, each tile a large part of it; that level
-    is read once and kept (when at most ``_KEEP_PIXELS``), so those tiles are crops of memory.
-    TiffSlide handles are not documented as thread-safe, so reads through them are serialised.
-    """
-
-    _KEEP_PIXELS = 16_000_000   # keep the coarsest level in memory up to this size (48 MB of RGB)
-
-    def __init__(self, slide: Slide) -> None:
-        self._slide = slide
-        self.dimensions = slide.dimensions
-        self.level_dimensions = slide.level_dimensions
-        self.level_downsamples = slide.level_downsamples
-        self.level_count = slide.level_count
-        self.properties: dict[str, str] = {}  # no bounds, white background (what the reader composites on)
-        self._lock = threading.Lock() if slide.backend != "openslide" else None
-        self._coarse: np.ndarray | None = None
-        self._coarse_lock = threading.Lock()
-
-    def get_best_level_for_downsample(self, downsample: float) -> int:
-        return self._slide.best_level_for_downsample(downsample)
-
-    def _read(self, location, level, size) -> Image.Image:
-        if self._lock is None:
-            return self._slide.read_region(location, level, size)
-        with self._lock:
-            return self._slide.read_region(location, level, size)
-
-    def _coarsest(self) -> np.ndarray | None:
-        k = self.level_count - 1
-        w, h = self.level_dimensions[k]
-        if w * h > self._KEEP_PIXELS:
-            return None
-        with self._coarse_lock:
-            if self._coarse is None:
-                self._coarse = np.asarray(self._read((0, 0), k, (w, h)))
-        return self._coarse
-
-    def read_region(self, location, level, size) -> Image.Image:
-        w, h = int(size[0]), int(size[1])
-        kept = self._coarsest() if level == self.level_count - 1 and w * h > 4 * TILE_SIZE * TILE_SIZE else None
-        if kept is None:
-            return self._read(location, level, size).convert("RGBA")
-        ds = self.level_downsamples[level]
-        x, y = int(round(location[0] / ds)), int(round(location[1] / ds))
-        out = np.full((h, w, 3), 255, np.uint8)
-        lh, lw = kept.shape[:2]
-        x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, lw), min(y + h, lh)
-        if x1 > x0 and y1 > y0:
-            out[y0 - y:y1 - y, x0 - x:x1 - x] = kept[y0:y1, x0:x1]
-        return Image.fromarray(out, mode="RGB").convert("RGBA")
-
-
-def _generator_class():
-    try:
-        from openslide.deepzoom import DeepZoomGenerator
-    except (ImportError, OSError) as err:
-        raise InputError(
-            f"the deep-zoom viewer needs openslide-python with the OpenSlide library ({type(err).__name__}: {err}); "
-            f"install the pinned requirements: pip install -r requirements.txt"
-        ) from err
-    return DeepZoomGenerator
-
-
 class SlideDeepZoom:
     """Deep Zoom tiles of one slide file. Use as a context manager or call :meth:`close`.
 
@@ -145,8 +76,7 @@ class SlideDeepZoom:
 
     def __init__(self, slide: Slide | str | Path) -> None:
         self.slide = slide if isinstance(slide, Slide) else open_slide(slide)
-        self._dz = _generator_class()(_OpenSlideSurface(self.slide), tile_size=TILE_SIZE, overlap=OVERLAP,
-                                      limit_bounds=False)
+        self._dz = deep_zoom(self.slide, tile_size=TILE_SIZE, overlap=OVERLAP, limit_bounds=False)
         self.level_count: int = self._dz.level_count
         self.level_dimensions: tuple[tuple[int, int], ...] = tuple(self._dz.level_dimensions)
         self.level_tiles: tuple[tuple[int, int], ...] = tuple(self._dz.level_tiles)

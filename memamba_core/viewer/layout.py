@@ -46,22 +46,25 @@ class PatchLayout:
         return int(self.index.shape[0])
 
     @classmethod
-    def from_bag(cls, bag, slide_pos: int, level_downsamples) -> "PatchLayout":
-        """Slide ``slide_pos`` of ``bag`` (``memamba_core.data.Bag``), its side from that slide's own
-        ``patch_size`` / ``patch_level`` and ``level_downsamples`` (of the same slide file)."""
+    def from_slide_patches(cls, sp) -> "PatchLayout":
+        """The layout of one slide from the library's slide view (:func:`memamba_core.slides.slide_patches`),
+        which owns the per-slide geometry and leaves out patches lying off the slide."""
+        return cls(sp.slide_id, sp.index, sp.coords, sp.patch_size0)
+
+    @classmethod
+    def without_slide_file(cls, bag, slide_pos: int) -> "PatchLayout":
+        """Slide ``slide_pos`` of ``bag`` when the cohort has its features but not its image: the side must then
+        follow from the feature file alone (a level-0 size, or a patch size at level 0)."""
+        sid = bag.slide_ids[slide_pos]
         if bag.coords is None:
-            raise InputError(f"slide {bag.slide_ids[slide_pos]}: the bag has no patch coordinates (only .pt features); "
+            raise InputError(f"slide {sid}: the bag has no patch coordinates (only .pt features); "
                              f"add the CLAM .h5 files to draw patches on the slide.")
-        sizes = bag.slide_patch_sizes or (bag.patch_size,) * len(bag.slide_ids)
-        levels = bag.slide_patch_levels or (bag.patch_level,) * len(bag.slide_ids)
-        size, level = sizes[slide_pos], levels[slide_pos] or 0
-        if size is None:
-            raise InputError(f"slide {bag.slide_ids[slide_pos]}: the .h5 file gives no patch_size attribute.")
-        if not 0 <= level < len(level_downsamples):
-            raise InputError(f"slide {bag.slide_ids[slide_pos]}: patch_level {level} is not a level of the slide file "
-                             f"(it has {len(level_downsamples)}); the features were cut from another slide.")
-        idx = np.flatnonzero(np.asarray(bag.slide_index) == slide_pos)
-        return cls(bag.slide_ids[slide_pos], idx, np.asarray(bag.coords)[idx], float(size) * float(level_downsamples[level]))
+        side = bag.geometry(slide_pos).side0(None, slide=f"slide {sid}")
+        if side is None:
+            raise InputError(f"slide {sid}: its patches were cut at a pyramid level, so their level-0 size needs the "
+                             f"slide file, which the cohort does not have; add the slide to slides/.")
+        rows = bag.rows(slide_pos)
+        return cls(sid, rows, np.asarray(bag.coords)[rows], side)
 
     def patch_at(self, x: float, y: float) -> int | None:
         """Position (0..n-1) of the patch covering level-0 point (x, y); the last one where patches overlap."""
