@@ -24,42 +24,33 @@ HEAVY = ("torch", "lifelines", "sksurv", "sklearn", "plotly")
 
 _PROBE = """
 import json, sys
-from streamlit.testing.v1 import AppTest
-at = AppTest.from_file({home!r}, default_timeout=300).run()
-print(json.dumps({{"heavy": [m for m in {heavy!r} if m in sys.modules], "exceptions": [e.value for e in at.exception],
-                   "metrics": {{m.label: m.value for m in at.metric}}}}))
-"""
-_LIBRARY = """
-import json, sys
 import streamlit
 from memamba_core.data import load_cohort
 load_cohort({cohort!r}).summary()
-print(json.dumps([m for m in {heavy!r} if m in sys.modules]))
+library = [m for m in {heavy!r} if m in sys.modules]
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({home!r}, default_timeout=300).run()
+print(json.dumps({{"library": library, "home": [m for m in {heavy!r} if m in sys.modules],
+                   "exceptions": [e.value for e in at.exception], "metrics": {{m.label: m.value for m in at.metric}}}}))
 """
-
-
-def _run(code: str, environ: dict) -> object:
-    out = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True, check=True, cwd=REPO)
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def test_home_renders_without_torch_or_survival_libraries(demo_root):
     """Home draws the cohort summary, the model card and the run's metrics from files; the model, lifelines and
-    scikit-survival load when a page needs them. The only heavy imports Home may carry are Streamlit's own and
-    what loading a cohort costs (the data layer's imports)."""
-    import os
-
+    scikit-survival load when a page needs them. Home may import nothing heavy beyond Streamlit's own imports and
+    what loading a cohort costs (``library``: measured first, in the same process)."""
     environ = {**os.environ, **env(demo_root)}
-    got = _run(_PROBE.format(home=HOME, heavy=HEAVY), environ)
+    code = _PROBE.format(home=HOME, heavy=HEAVY, cohort=tiny_demo(demo_root)[0])
+    out = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True, check=True, cwd=REPO)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
     assert not got["exceptions"], got["exceptions"]
     assert got["metrics"]["Patients"] == "12" and "Run: mean C-index" in got["metrics"]
-    library = _run(_LIBRARY.format(cohort=tiny_demo(demo_root)[0], heavy=HEAVY), environ)
-    assert set(got["heavy"]) <= set(library), f"Home imports {set(got['heavy']) - set(library)} beyond Streamlit and the data layer"
-    assert not {"lifelines", "sksurv", "sklearn"} & set(got["heavy"])
-    if "torch" in library:
+    extra = set(got["home"]) - set(got["library"])
+    assert not extra, f"Home imports {extra}, which neither Streamlit nor loading a cohort needs"
+    if "torch" in got["library"]:
         pytest.xfail("memamba_core.data imports torch when a cohort loads (data/bags.py, data/cohort.py at import); "
                      "Home is torch-free once the data layer imports it lazily")
-    assert "torch" not in got["heavy"]
+    assert "torch" not in got["home"]
 
 
 @pytest.fixture()
@@ -137,6 +128,7 @@ def test_pages_while_the_demo_is_being_built(half_built, tmp_path):
             assert not at.error, (page, [e.value for e in at.error])
 
 
+@pytest.mark.slow
 def test_a_build_that_died_says_so_and_resumes_on_retry(half_built, tmp_path, demo_root, no_stray_builder):
     """No builder holds the lock: the record's "building" is a dead build. Every page says so (with the log) and
     "Try again" starts a builder that finishes the folder: byte-identical to a build in one process."""

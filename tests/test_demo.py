@@ -128,6 +128,7 @@ def test_reused_not_rebuilt(tiny, demo_root):
     assert marker.stat().st_mtime_ns == before and is_complete(tiny, "tiny")
 
 
+@pytest.mark.slow
 def test_same_seed_same_cohort_and_resume(tmp_path, monkeypatch):
     monkeypatch.setenv("MEMAMBA_CACHE", str(tmp_path / "a"))
     seen = []
@@ -159,6 +160,7 @@ def test_same_seed_same_cohort_and_resume(tmp_path, monkeypatch):
     assert is_complete(b, MICRO) and not (b / "stale.txt").exists()
 
 
+@pytest.mark.slow
 def test_parallel_build_gives_the_sequential_bytes(tmp_path):
     """Slides built in two worker processes (a fresh single-threaded process, as the background builder is): every
     file byte-identical to a build in one process."""

@@ -68,6 +68,7 @@ def test_stale_shipped_tables_are_not_used(fresh_cache, tmp_path_factory, monkey
     assert not loadable and not (root / "labels.csv").exists()
 
 
+@pytest.mark.slow
 def test_background_build_is_byte_identical_to_the_in_process_build(fresh_cache, demo_root):
     """The background builder (one slide process here): the cohort loads from its shipped tables before the slides
     are done, the status says how far it is, and the result equals the session's in-process build (two slide

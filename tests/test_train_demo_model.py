@@ -30,6 +30,7 @@ def built_run(tmp_path, monkeypatch):
     return dm.ensure_demo_model("tiny"), calls
 
 
+@pytest.mark.slow
 def test_built_once_then_reused(built_run, tmp_path):
     run, calls = built_run
     assert run == tmp_path / "cache" / "demo-tiny-model" and calls == ["tiny"]
@@ -40,6 +41,7 @@ def test_built_once_then_reused(built_run, tmp_path):
     assert (run / "fold_0" / "model.safetensors").stat().st_mtime_ns == stamp
 
 
+@pytest.mark.slow
 def test_shipped_run_is_copied_instead_of_training(built_run, tmp_path, monkeypatch):
     run, calls = built_run
     assets = tmp_path / "assets"
@@ -53,6 +55,7 @@ def test_shipped_run_is_copied_instead_of_training(built_run, tmp_path, monkeypa
     assert load_checkpoint(got).cohort_name == "demo-tiny"
 
 
+@pytest.mark.slow
 def test_run_for_another_demo_spec_is_stale_and_retrained(built_run):
     run, calls = built_run
     spec = json.loads((run / "demo_spec.json").read_text())
@@ -62,6 +65,7 @@ def test_run_for_another_demo_spec_is_stale_and_retrained(built_run):
     assert json.loads((run / "demo_spec.json").read_text()) == spec
 
 
+@pytest.mark.slow
 def test_shipped_run_for_another_spec_is_not_used(built_run, tmp_path, monkeypatch):
     run, calls = built_run
     assets = tmp_path / "assets"
