@@ -111,7 +111,7 @@ def project(env: dict, repeats: int) -> dict:
 
         for name in ("Cohort survival", "Patient", "Ablations", "Transport map"):
             out[f"first_visit_{name.lower().replace(' ', '_')}_s"] = _timed(lambda n=name: visit(n))
-        page.screenshot(path=str(RESULTS / "dashboard_transport_map.png"))
+            page.screenshot(path=str(RESULTS / f"dashboard_{name.lower().replace(' ', '_')}.png"))
         loads = [_timed(lambda n=n: visit(n)) for n in ["Cohort survival", "Patient", "Ablations", "Transport map"] * repeats]
         out["page_load_all_s"] = loads
         out["page_load_s"] = statistics.median(loads)
@@ -129,6 +129,10 @@ def project(env: dict, repeats: int) -> dict:
         out["patient_heatmap_all_s"] = [_timed(lambda i=i: pick_patient(i)) for i in (1, 2)]
         out["patient_heatmap_s"] = statistics.median(out["patient_heatmap_all_s"])
         page.screenshot(path=str(RESULTS / "dashboard_patient.png"))
+        driver.click_slide_patch(page)
+        driver.wait_text(page, "at level 0", 180)
+        driver.wait_idle(page, 180)
+        page.screenshot(path=str(RESULTS / "dashboard_patient_patch.png"))
         visit("Ablations")
 
         def toggle(label, caption):
@@ -141,6 +145,7 @@ def project(env: dict, repeats: int) -> dict:
         out["ablation_toggle_s"] = statistics.median(out["ablation_toggle_all_s"])
         page.screenshot(path=str(RESULTS / "dashboard_ablations.png"))
         visit("Train / evaluate")
+        page.screenshot(path=str(RESULTS / "dashboard_train_evaluate.png"))
         driver.assert_no_exception(page)
     return out
 
