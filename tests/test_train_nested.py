@@ -57,6 +57,7 @@ def test_the_validation_fold_is_read_only_after_the_choice(cohort, nested_run):
         assert abs(events[0] - events[1]) <= 1  # stratified by event
 
 
+@pytest.mark.slow
 def test_run_folder_records_the_choice_and_every_inner_score(nested_run):
     summary, out, _ = nested_run
     assert summary["complete"] and summary["n_folds_finished"] == 2 and summary["candidates"] == ["dense", "sparse"]
@@ -88,6 +89,7 @@ def test_an_ensemble_member_is_the_fold_memamba_train_trains(cohort, tmp_path):
     assert summary["folds"][0]["c_index"] == pytest.approx(json.loads((tmp_path / "cv" / "summary.json").read_text())["folds"][0]["c_index"])
 
 
+@pytest.mark.slow
 def test_rerun_resumes_and_another_grid_is_refused(cohort, nested_run, tmp_path):
     summary, out, _ = nested_run
     before = (out / "fold_0" / "selection.json").read_bytes()
