@@ -11,14 +11,14 @@ import streamlit as st
 
 import _state
 
-st.set_page_config(page_title="ME-Mamba survival", page_icon="🔬", layout="wide")
+st.set_page_config(page_title="ME-Mamba survival", layout="wide")  # no emoji icons: they import a 0.1–0.2 s table
 _state.resolve()
 PAGES = [
-    st.Page("app_pages/0_Home.py", title="Home", icon="🏠", default=True),
-    st.Page("app_pages/1_Cohort_survival.py", title="Cohort survival", icon="📈"),
-    st.Page("app_pages/2_Patient.py", title="Patient", icon="🧑‍⚕️"),
-    st.Page("app_pages/3_Transport_map.py", title="Transport map", icon="🔀"),
-    st.Page("app_pages/4_Ablations.py", title="Ablations", icon="🧪"),
-    st.Page("app_pages/5_Train_evaluate.py", title="Train / evaluate", icon="🏋️"),
+    st.Page("app_pages/0_Home.py", title="Home", default=True),
+    st.Page("app_pages/1_Cohort_survival.py", title="Cohort survival"),
+    st.Page("app_pages/2_Patient.py", title="Patient"),
+    st.Page("app_pages/3_Transport_map.py", title="Transport map"),
+    st.Page("app_pages/4_Ablations.py", title="Ablations"),
+    st.Page("app_pages/5_Train_evaluate.py", title="Train / evaluate"),
 ]
 st.navigation(PAGES).run()
