@@ -1,9 +1,11 @@
 """Every st.cache_* wrapper of the dashboard (the only module that caches).
 
 Cohorts, models and open slides: ``st.cache_resource`` (one shared object per
-path). Predictions, KM results, C-index bootstraps, thumbnails:
-``st.cache_data`` keyed by cohort path, model path and the inference switches
-(as a sorted tuple) — a rerun never recomputes them.
+key). Light results a page draws — run-folder tables, cohort predictions, one
+patient's prediction (:class:`memamba_core.app.PatientResult`: arrays, no
+feature bag), KM results, C-index bootstraps, thumbnails — ``st.cache_data``,
+keyed by paths, a file ``stamp`` (so a rewritten file is read again) and the
+inference switches as a sorted tuple. Nothing here runs at import.
 """
 
 from __future__ import annotations
@@ -11,32 +13,56 @@ from __future__ import annotations
 import dataclasses
 import os
 
-import pandas as pd
 import streamlit as st
-import torch
 
-# One torch thread by default: the app predicts one patient (a bag of a few hundred to
-# thousands of patches) at a time, where extra threads gain little and, when another
-# process holds a core (a training run started from the Train page), make inference
-# 10-30x slower (measured: 104 demo patients in 2.6 s with 1 thread, 78 s with 2).
-torch.set_num_threads(int(os.environ.get("MEMAMBA_THREADS", "1")))
+LOADED: set[str] = set()  # checkpoints loaded in this server process (Home shows their runtime)
 
 
-@st.cache_resource(show_spinner="Loading cohort…", max_entries=4)
-def cohort(path: str):
+@st.cache_resource(show_spinner="Loading the cohort…", max_entries=4)
+def cohort(path: str, stamp: tuple):
+    """The cohort at ``path``; ``stamp`` changes when its folder does (a demo being built)."""
     from memamba_core.data import load_cohort
 
     return load_cohort(path)
 
 
-@st.cache_resource(show_spinner="Loading model…", max_entries=4)
+@st.cache_resource(show_spinner="Loading the model (the first time, PyTorch is imported: a few seconds)…", max_entries=4)
 def model(path: str):
+    """The checkpoint at ``path``, on CPU with ``MEMAMBA_THREADS`` torch threads (default 1).
+
+    One thread: the app predicts one patient (a bag of a few hundred to thousands of
+    patches) at a time, where extra threads gain little and, when another process holds a
+    core (a training run started from the Train page), make inference 10-30x slower
+    (measured: 104 demo patients in 2.6 s with 1 thread, 78 s with 2).
+    """
+    import torch
+
     from memamba_core.train import load_checkpoint
 
-    return load_checkpoint(path)
+    torch.set_num_threads(int(os.environ.get("MEMAMBA_THREADS", "1")))
+    loaded = load_checkpoint(path)
+    LOADED.add(path)
+    return loaded
 
 
-def switched(loaded, switches: dict):
+@st.cache_data(show_spinner=False, max_entries=16)
+def fold_card(path: str, stamp: tuple):
+    """:func:`memamba_core.app.fold_card` (``stamp``: :func:`memamba_core.app.run_stamp` of the run)."""
+    from memamba_core.app import fold_card as read
+
+    return read(path)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def run_file(what: str, run_dir: str, stamp: tuple):
+    """``what`` (``oof_predictions`` | ``run_summary`` | ``ablation_table``) of the run folder, via
+    :mod:`memamba_core.app.run_files`."""
+    from memamba_core.app import run_files
+
+    return getattr(run_files, what)(run_dir)
+
+
+def _switched(loaded, switches: dict):
     """``loaded`` with inference switches applied (same weights), or ``loaded`` itself when none."""
     if not switches:
         return loaded
@@ -46,23 +72,18 @@ def switched(loaded, switches: dict):
 
 
 @st.cache_data(show_spinner="Predicting the cohort…", max_entries=32)
-def predictions(cohort_path: str, model_path: str, switch_items: tuple) -> pd.DataFrame:
+def predictions(cohort_path: str, stamp: tuple, model_path: str, switch_items: tuple):
     from memamba_core.train import predict_cohort
 
-    return predict_cohort(switched(model(model_path), dict(switch_items)), cohort(cohort_path))
+    return predict_cohort(_switched(model(model_path), dict(switch_items)), cohort(cohort_path, stamp))
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def patient(cohort_path: str, model_path: str, case_id: str, switch_items: tuple):
-    from memamba_core.train import predict_patient
+@st.cache_data(show_spinner="Predicting the patient…", max_entries=64)
+def patient(cohort_path: str, stamp: tuple, model_path: str, case_id: str, switch_items: tuple):
+    """:class:`memamba_core.app.PatientResult` of one patient (light: arrays and the patch layout)."""
+    from memamba_core.app import predict_patient_result
 
-    return predict_patient(switched(model(model_path), dict(switch_items)), cohort(cohort_path), case_id)
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def csv(path: str, mtime: float) -> pd.DataFrame:
-    """A CSV with string case ids (``mtime`` in the key: a rewritten file is read again)."""
-    return pd.read_csv(path, dtype={"case_id": str})
+    return predict_patient_result(_switched(model(model_path), dict(switch_items)), cohort(cohort_path, stamp), case_id)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

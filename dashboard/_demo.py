@@ -1,63 +1,81 @@
-"""First start: build the demo cohort and train the demo checkpoint, with a progress display (once per process)."""
+"""The demo build as the pages see it: started in the background on a first start, shown with its progress.
+
+The build runs in its own process (:mod:`memamba_core.demo.background`): the
+server answers at once, Home and Cohort survival work as soon as the shipped
+tables and checkpoint are in place (seconds), and a page that needs every
+slide says so with a live progress bar, then redraws itself when the build ends.
+"""
 
 from __future__ import annotations
 
-import os
-import threading
-
 import streamlit as st
 
-import _runs
 
-_BUILD_LOCK = threading.Lock()
-_BUILT: dict[tuple[str, str, str], str] = {}  # (what, profile, cache) → path; process-wide: each build runs once
+def status(profile: str, need_model: bool):
+    """The demo's :class:`~memamba_core.demo.BuildStatus`, starting the background build when nothing is there yet."""
+    from memamba_core.demo import build_status, start_build
 
-
-def _built(what: str, profile: str, build) -> str:
-    key = (what, profile, os.environ.get("MEMAMBA_CACHE", ""))
-    with _BUILD_LOCK:
-        if key not in _BUILT:
-            _BUILT[key] = str(build())
-    return _BUILT[key]
+    s = build_status(profile, need_model=need_model)
+    if s.state == "absent":
+        s = start_build(profile, model=need_model)
+    return s
 
 
-def _build_demo(profile: str) -> str:
-    from memamba_core.demo import ensure_demo
-
-    with st.status(f"Preparing the demo cohort ('{profile}')… (first start only)", expanded=True) as box:
-        bar = st.progress(0.0, text="starting…")
-
-        def progress(fraction: float, message: str = "") -> None:
-            bar.progress(min(max(float(fraction), 0.0), 1.0), text=message or None)
-
-        path = ensure_demo(profile, progress=progress)
-        box.update(label="Demo cohort ready", state="complete", expanded=False)
-    return path
+def _line(s) -> str:
+    eta = s.eta_s()
+    slides = f" · {s.slides_done}/{s.n_slides} slides" if s.n_slides else ""
+    return f"{s.message or 'building…'}{slides}" + ("" if eta is None else f" · about {eta:.0f} s left")
 
 
-def _build_demo_model(profile: str) -> str:
-    from memamba_core.train import ensure_demo_model
+def _watch(s, need_model: bool) -> None:
+    """A progress bar that follows the build (every second) and redraws the app when what it offers changes."""
+    from memamba_core.demo import build_status
 
-    with st.status("Preparing the demo model… (first start only: 5-fold training on the demo cohort)",
-                   expanded=True) as box:
-        bar, records = st.progress(0.0, text="starting…"), []
+    seen = (s.state, s.tables, s.model)
 
-        def on_record(rec: dict) -> None:
-            records.append(rec)
-            frac, msg = _runs.progress(records)
-            bar.progress(frac, text=msg)
+    @st.fragment(run_every=1.0)
+    def poll():
+        now = build_status(s.profile, need_model=need_model)
+        st.progress(min(max(now.fraction, 0.0), 1.0), text=_line(now))
+        if (now.state, now.tables, now.model) != seen:
+            st.rerun()
 
-        path = ensure_demo_model(profile, on_record=on_record)
-        box.update(label="Demo model ready", state="complete", expanded=False)
-    return path
-
-
-def cohort(profile: str) -> str:
-    """The demo cohort folder of ``profile`` (built on first use)."""
-    return _built("cohort", profile, lambda: _build_demo(profile))
+    poll()
 
 
-def model(profile: str) -> str:
-    """The demo run folder of ``profile`` (cohort built and checkpoint trained on first use)."""
-    cohort(profile)
-    return _built("model", profile, lambda: _build_demo_model(profile))
+def _failed(s, need_model: bool) -> None:
+    st.error(f"Building the demo failed: {s.error}", icon="⚠️")
+    if s.log:
+        with st.expander("Build log (last lines)"):
+            st.code(s.log)
+    if st.button("Try again", key="demo_retry", type="primary"):
+        from memamba_core.demo import start_build
+
+        start_build(s.profile, model=need_model)
+        st.rerun()
+
+
+def banner(s, need_model: bool) -> None:
+    """On Home: what the first start is doing, while it is not done (nothing once the demo is ready)."""
+    if s is None or s.ready:
+        return
+    if s.state == "failed":
+        _failed(s, need_model)
+        return
+    with st.container(border=True):
+        st.markdown("**Preparing the demo (first start only)** — it is built in the background: the cohort summary "
+                    "and Cohort survival work now; the Patient, Transport map, Ablations and Train pages open once "
+                    "every slide is built.")
+        _watch(s, need_model)
+
+
+def wait(s, need_model: bool, what: str) -> None:
+    """Stop the page: it needs ``what``, which the demo build has not made yet (progress shown; redrawn when it has)."""
+    if s is not None and s.state == "failed":
+        _failed(s, need_model)
+        st.stop()
+    st.info(f"This page needs {what}, which is being built in the background (first start only). "
+            "It opens by itself when ready; Home and Cohort survival already work.", icon="⏳")
+    if s is not None:
+        _watch(s, need_model)
+    st.stop()

@@ -1,8 +1,12 @@
-"""Session state shared by every page: the chosen cohort and model, the demo build, the page guard.
+"""The session's choices, resolved once per run by the frame (Home.py), and the page guard.
 
 Choices made on Home live in ``st.session_state`` under plain keys (not widget
 keys, which Streamlit drops on pages that do not draw the widget), so they
-persist across pages. Loading goes through :mod:`_cache`.
+persist across pages. :func:`resolve` (the frame) turns them into a
+:class:`Selection` — paths, the demo build's status — before the page runs;
+pages read it with :func:`selection` and load what they need through
+:func:`require`, which says what is missing instead of failing. Loading goes
+through :mod:`_cache`.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 import _cache
@@ -20,6 +23,7 @@ from memamba_core.errors import InputError
 
 DEMO = "demo"
 _DEFAULTS = {"cohort_source": DEMO, "model_source": DEMO, "case_id": None}
+_SELECTION = "_selection"
 
 
 def demo_profile() -> str:
@@ -32,15 +36,49 @@ def default_model() -> str | None:
     return os.environ.get("MEMAMBA_DEFAULT_MODEL") or None
 
 
-def init() -> None:
-    """Put default choices into the session the first time any page runs."""
+@dataclass(frozen=True)
+class Selection:
+    """The cohort and model chosen, as paths (None while the demo is not there yet).
+
+    ``cohort_stamp`` is part of the cohort's cache key: it changes while the demo is
+    being built (more slides) and when it completes. ``demo``: the demo build's
+    status when the session uses the demo cohort or checkpoint.
+    """
+
+    cohort_path: str | None
+    cohort_stamp: tuple
+    cohort_complete: bool
+    model_path: str | None
+    demo: object | None
+    demo_model: bool = False  # the session uses the demo checkpoint (the build makes it too)
+
+    def wait(self, what: str) -> None:
+        """Stop the page with the demo build's progress: it needs ``what``, not built yet."""
+        _demo.wait(self.demo, self.demo_model, what)
+
+
+def resolve() -> Selection:
+    """The frame's step: defaults into the session, the demo build checked (and started), the paths chosen."""
     for k, v in _DEFAULTS.items():
         st.session_state.setdefault(k, v)
+    csrc, msrc = st.session_state["cohort_source"], st.session_state["model_source"]
+    demo_model = msrc == DEMO and default_model() is None
+    status = _demo.status(demo_profile(), need_model=demo_model) if csrc == DEMO or demo_model else None
+    if csrc == DEMO:
+        cohort_path = status.cohort if status.tables else None
+        complete = status.ready
+        stamp = ("complete",) if complete else ("partial", status.slides_done)
+    else:
+        cohort_path, complete, stamp = csrc, True, ()
+    model_path = (status.model if demo_model else default_model()) if msrc == DEMO else msrc
+    sel = Selection(cohort_path, stamp, complete, model_path, status, demo_model)
+    st.session_state[_SELECTION] = sel
+    return sel
 
 
-def keep(key: str) -> None:
-    """Copy widget ``_w_<key>`` into the persistent ``key`` (use as a widget's on_change)."""
-    st.session_state[key] = st.session_state[f"_w_{key}"]
+def selection() -> Selection:
+    """This run's :class:`Selection` (resolved by the frame; resolved here when a page runs on its own)."""
+    return st.session_state.get(_SELECTION) or resolve()
 
 
 def show_error(err: Exception) -> None:
@@ -49,59 +87,59 @@ def show_error(err: Exception) -> None:
 
 
 def cohort_path() -> str:
-    """The chosen cohort's path (building the demo on first use)."""
-    src = st.session_state.get("cohort_source", DEMO)
-    if src == DEMO:
-        return _demo.cohort(demo_profile())
-    return src
+    """The chosen cohort's path (the page stops with the demo's progress while it is not there yet)."""
+    sel = selection()
+    if sel.cohort_path is None:
+        sel.wait("the demo cohort")
+    return sel.cohort_path
 
 
 def model_path() -> str:
-    """The chosen checkpoint's path (training the demo model on first use)."""
-    src = st.session_state.get("model_source", DEMO)
-    if src == DEMO and default_model():
-        return default_model()
-    if src == DEMO:
-        return _demo.model(demo_profile())
-    return src
+    """The chosen checkpoint's path (the page stops with the demo's progress while it is not there yet)."""
+    sel = selection()
+    if sel.model_path is None:
+        sel.wait("the demo checkpoint")
+    return sel.model_path
 
 
 def cohort():
-    return _cache.cohort(cohort_path())
+    return _cache.cohort(cohort_path(), selection().cohort_stamp)
+
+
+def card():
+    """The chosen checkpoint's :class:`memamba_core.app.FoldCard` (its meta.json; the model is not loaded)."""
+    from memamba_core.app import run_stamp
+
+    path = model_path()
+    return _cache.fold_card(path, run_stamp(path))
 
 
 def model():
     return _cache.model(model_path())
 
 
+def run_file(what: str):
+    """``oof_predictions`` | ``run_summary`` | ``ablation_table`` of the chosen checkpoint's run (None if absent)."""
+    from memamba_core.app import run_dir_of, run_stamp
+
+    path = model_path()
+    return _cache.run_file(what, str(run_dir_of(path)), run_stamp(path))
+
+
 def _items(switches: dict | None) -> tuple:
     return tuple(sorted((switches or {}).items()))
 
 
-def predictions(switches: dict | None = None) -> pd.DataFrame:
-    """Cohort predictions of the chosen model (with optional inference switches)."""
-    return _cache.predictions(cohort_path(), model_path(), _items(switches))
+def predictions(switches: dict | None = None):
+    """Cohort predictions of the chosen model (with optional inference switches); needs the whole cohort."""
+    sel = selection()
+    return _cache.predictions(cohort_path(), sel.cohort_stamp, model_path(), _items(switches))
 
 
 def patient_prediction(case_id: str, switches: dict | None = None):
-    """(SurvivalOutput, Bag | None) of one patient."""
-    return _cache.patient(cohort_path(), model_path(), case_id, _items(switches))
-
-
-def oof_predictions(loaded, cohort) -> pd.DataFrame | None:
-    """Out-of-fold predictions of the loaded model's run for this cohort (None if the run has none).
-
-    Each patient scored by the fold model that did not train on it; same
-    columns as :func:`predictions`, ``in_training`` all false.
-    """
-    f = Path(loaded.path).parent / "oof_predictions.csv"
-    if not f.is_file():
-        return None
-    df = _cache.csv(str(f), f.stat().st_mtime)
-    df = df[df["case_id"].isin(set(cohort.case_ids()))]
-    if df.empty:
-        return None
-    return df.assign(event=1 - df["censorship"].astype(int), in_training=False).reset_index(drop=True)
+    """(:class:`memamba_core.app.PatientResult`, its :class:`memamba_core.app.BagLayout` or None) of one patient."""
+    res = _cache.patient(cohort_path(), selection().cohort_stamp, model_path(), case_id, _items(switches))
+    return res, res.bag
 
 
 def use_cohort(path: str) -> None:
@@ -110,31 +148,44 @@ def use_cohort(path: str) -> None:
         if not str(path).strip():
             raise InputError("Enter the path of a cohort folder or of a cohort file (.toml / .yaml).")
         path = str(Path(path.strip()).expanduser())
-        _cache.cohort(path)
+        _cache.cohort(path, ())
     st.session_state["cohort_source"] = path
     st.session_state["case_id"] = None
+    resolve()
 
 
 def use_model(path: str) -> None:
-    """Load the checkpoint at ``path`` (or the demo) and make it the session's choice; InputError if unusable."""
+    """Make the checkpoint at ``path`` (or the demo's) the session's choice; InputError if its meta.json is unusable.
+
+    The weights are read when a page needs the model.
+    """
     if path != DEMO:
         if not str(path).strip():
             raise InputError("Enter the path of a run folder, a fold folder or a model.safetensors file.")
+        from memamba_core.app import run_stamp
+
         path = str(Path(path.strip()).expanduser())
-        _cache.model(path)
+        _cache.fold_card(path, run_stamp(path))
     st.session_state["model_source"] = path
+    resolve()
 
 
 @dataclass
 class Context:
     cohort: object
     loaded: object | None
-    preds: pd.DataFrame | None
+    preds: object | None
 
 
-def require(need_model: bool = True) -> Context:
-    """Load what a page needs, or say what is wrong and stop the page (never a traceback)."""
-    init()
+def require(need_model: bool = True, complete: bool = False) -> Context:
+    """Load what a page needs, or say what is missing and stop the page (never a traceback).
+
+    ``complete``: the page needs every patient's data (the demo fully built);
+    ``need_model``: the loaded model and its predictions for the cohort.
+    """
+    sel = selection()
+    if complete and not sel.cohort_complete:
+        sel.wait("every slide of the demo cohort")
     try:
         c = cohort()
     except InputError as err:
@@ -150,6 +201,11 @@ def require(need_model: bool = True) -> Context:
         st.info("Choose another model (or a cohort that fits this one) on the Home page.")
         st.stop()
     return Context(c, loaded, preds)
+
+
+def keep(key: str) -> None:
+    """Copy widget ``_w_<key>`` into the persistent ``key`` (use as a widget's on_change)."""
+    st.session_state[key] = st.session_state[f"_w_{key}"]
 
 
 def patient_picker(ids: list[str], label: str = "Patient", help: str | None = None) -> str:

@@ -88,6 +88,7 @@ def test_fusion_flags_reach_the_train_config(tmp_path, capsys):
     assert "expert_warmup_epochs must be in [0, epochs = 1]" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_ablate_writes_one_table(cohort_dir, tmp_path):
     out = tmp_path / "ab"
     assert main(["ablate", str(cohort_dir), "--out", str(out), "--variants", "full", "genomics_only", *TINY]) == 0
@@ -100,6 +101,7 @@ def test_ablate_writes_one_table(cohort_dir, tmp_path):
     assert main(["ablate", str(cohort_dir), "--out", str(out), "--variants", "bogus", *TINY]) == 2
 
 
+@pytest.mark.slow
 def test_console_script_is_installed_and_reports_errors(tmp_path):
     exe = shutil.which("memamba")
     assert exe is not None, "pip install -e . installs the memamba console script"

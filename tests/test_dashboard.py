@@ -15,38 +15,25 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from tests.e2e.demo_env import env, tiny_demo
+from tests.e2e.demo_env import tiny_demo
 
 TIMEOUT = 180
 HOME = str(Path(__file__).resolve().parents[1] / "dashboard" / "Home.py")
 
 
-@pytest.fixture(scope="session")
-def demo_root(tmp_path_factory):
-    root = tmp_path_factory.getbasetemp() / "memamba_dashboard_cache"
-    tiny_demo(root)
-    return root
-
-
 @pytest.fixture()
-def app(demo_root, monkeypatch):
+def app(app_env):
     """Factory of AppTests: Home, or a page reached from Home (as the real app runs its pages)."""
-    for k, v in env(demo_root).items():
-        if k != "MEMAMBA_THREADS":
-            monkeypatch.setenv(k, v)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small bags: one thread is fastest, and the CI machine is shared
 
     def make(page: str | None = None, **session) -> AppTest:
         at = AppTest.from_file(HOME, default_timeout=TIMEOUT)
         for k, v in session.items():
             at.session_state[k] = v
         if page:
-            at.switch_page(f"pages/{page}")
+            at.switch_page(f"app_pages/{page}")
         return at
 
-    yield make
-    torch.set_num_threads(threads)
+    return make
 
 
 def _ok(at: AppTest) -> AppTest:
@@ -71,18 +58,37 @@ def _metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
-def test_home_shows_demo_cohort_device_and_summary(app, demo_root):
+def _items(at: AppTest) -> set:
+    return set().union(*(set(t.value.index) for t in at.table))
+
+
+def test_home_shows_demo_cohort_model_card_and_runtime(app, demo_root):
     at = _ok(app().run())
     from memamba_core.data import load_cohort
 
     cohort = load_cohort(tiny_demo(demo_root)[0])
     assert _metric(at, "Patients") == str(len(cohort.patients))
-    tables = [t.value for t in at.table]
-    items = set().union(*(set(t.index) for t in tables))
-    assert {"patients", "genomic tokens (G)", "device", "scan backend", "model", "fits this cohort"} <= items
-    runtime = next(t for t in tables if "scan backend" in t.index)["value"]
-    assert "on cpu" in runtime["scan backend"] or "on cuda" in runtime["scan backend"]
+    assert {"patients", "genomic tokens (G)", "model", "fits this cohort"} <= _items(at)
+    card = next(t.value for t in at.table if "fits this cohort" in t.value.index)["value"]
+    assert card["fits this cohort"] == "yes" and card["model"].startswith("memamba")
+    assert _metric(at, "Run: folds") == "3" and "±" in _metric(at, "Run: mean C-index")
     assert at.session_state["cohort_source"] == "demo"
+    load = [b for b in at.button if b.key == "load_model"]
+    if load:  # not loaded yet in this process: Home offers it (pages that predict load it anyway)
+        load[0].click().run()
+        _ok(at)
+    runtime = next(t.value for t in at.table if "scan backend" in t.value.index)["value"]
+    assert "on cpu" in runtime["scan backend"] or "on cuda" in runtime["scan backend"]
+    assert runtime["device"].startswith(("cpu", "cuda"))
+
+
+def test_home_lists_every_problem_between_cohort_and_model(app, genomics_only):
+    """The default (pathology + genomics) model against a genomics-only cohort: Home says why, before any page fails."""
+    at = _ok(app(cohort_source=genomics_only[0]).run())
+    card = next(t.value for t in at.table if "fits this cohort" in t.value.index)["value"]
+    assert card["fits this cohort"].startswith("no: 1 problem")
+    assert any("patch features" in w.value and "memamba extract" in w.value for w in at.warning)
+    assert not at.success  # no "Ready." when the model cannot score this cohort
 
 
 def test_home_bad_input_keeps_app_working(app, tmp_path):
@@ -180,6 +186,21 @@ def test_transport_page_highlight(app):
     assert "highlighted" in _figure(at, "tm_slide_map")["layout"]["title"]["text"]
 
 
+def test_ablation_table_of_the_run_is_shown(app, demo_root, tmp_path):
+    """A run that is one variant of `memamba ablate --out OUT` (OUT/<variant>/): the page shows OUT/ablations.csv."""
+    import shutil
+
+    run = tmp_path / "abl" / "full"
+    shutil.copytree(tiny_demo(demo_root)[1], run)
+    (run.parent / "ablations.csv").write_text("variant,changes,c_index_mean\nfull,,0.700\nno_scan_ranked,scan_ranked=False,0.650\n")
+    at = _ok(app("4_Ablations.py", model_source=str(run)).run())
+    (table,) = [d.value for d in at.dataframe]  # the page's only dataframe
+    assert table["variant"].tolist() == ["full", "no_scan_ranked"]
+    (run.parent / "ablations.csv").write_text("variant\n\"unclosed\n")
+    at = _ok(app("4_Ablations.py", model_source=str(run)).run())
+    assert at.error and "ablations.csv" in at.error[0].value  # a damaged table: a message naming it, not a traceback
+
+
 def test_ablation_toggle_updates_c_index_and_km(app):
     at = _ok(app("4_Ablations.py").run())
     assert "nothing (full model)" in at.caption[-1].value or any("nothing" in c.value for c in at.caption)
@@ -205,9 +226,9 @@ def test_train_page_start_and_stop(app, tmp_path):
     assert at.selectbox(key="tr_sel").value.endswith("r1")
     at.button(key="tr_stop").click().run()
     _ok(at)
-    from dashboard import _jobs
+    from memamba_core.app import jobs
 
-    assert _jobs.state(_jobs.load(tmp_path / "runs" / "r1")) == "stopped"
+    assert jobs.state(jobs.load(tmp_path / "runs" / "r1")) == "stopped"
 
 
 @pytest.fixture(scope="session")

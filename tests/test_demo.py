@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,15 +16,16 @@ from memamba_core.demo import CLASSES, HIGH_GRADE, TUMOUR, DemoProfile, demo_dir
 from memamba_core.errors import InputError
 from memamba_core.features import builtin_encoder, extract_slide
 from memamba_core.slides import available_backends, open_slide, read_clam_h5
+from tests.e2e.demo_env import cache_env, tiny_demo
 
 MICRO = DemoProfile(name="micro", n_patients=4, width=(1024, 1280), height=(1024, 1024), n_folds=2,
                     workers=1, texture_size=256)
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    """The tiny demo in the user cache ($MEMAMBA_CACHE in CI), built once and shared."""
-    return ensure_demo("tiny")
+def tiny(demo_root):
+    """The session's tiny demo (tests/conftest.py: built once in pytest's temp folder, shared with the dashboard tests)."""
+    return Path(tiny_demo(demo_root)[0])
 
 
 def test_tiny_loads_through_the_data_contract(tiny):
@@ -118,13 +120,15 @@ def test_tumour_patches_are_separable_in_feature_space(tiny, cls):
     assert roc_auc_score(y, p) > 0.95
 
 
-def test_reused_not_rebuilt(tiny):
+def test_reused_not_rebuilt(tiny, demo_root):
     marker = tiny / ".complete.json"
     before = marker.stat().st_mtime_ns
-    assert ensure_demo("tiny") == tiny
+    with cache_env(demo_root):
+        assert ensure_demo("tiny") == tiny
     assert marker.stat().st_mtime_ns == before and is_complete(tiny, "tiny")
 
 
+@pytest.mark.slow
 def test_same_seed_same_cohort_and_resume(tmp_path, monkeypatch):
     monkeypatch.setenv("MEMAMBA_CACHE", str(tmp_path / "a"))
     seen = []
@@ -154,6 +158,25 @@ def test_same_seed_same_cohort_and_resume(tmp_path, monkeypatch):
     (b / "stale.txt").write_text("left over")
     ensure_demo(MICRO)
     assert is_complete(b, MICRO) and not (b / "stale.txt").exists()
+
+
+@pytest.mark.slow
+def test_parallel_build_gives_the_sequential_bytes(tmp_path):
+    """Slides built in two worker processes (a fresh single-threaded process, as the background builder is): every
+    file byte-identical to a build in one process."""
+    import subprocess
+    import sys
+
+    from memamba_core.demo import build_demo
+    from tests._demo_files import demo_hashes
+
+    build_demo(tmp_path / "one", MICRO, workers=1)
+    code = ("from memamba_core.demo import DemoProfile, build_demo;"
+            f"build_demo({str(tmp_path / 'two')!r}, DemoProfile(**{MICRO.to_dict()!r}), workers=2,"
+            " progress=lambda f, m: print(m, flush=True))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "4 slides with 2 process(es)" in out
+    assert demo_hashes(tmp_path / "one") == demo_hashes(tmp_path / "two")
 
 
 def test_patient_with_features_but_no_slide_stays_usable(tiny, tmp_path):

@@ -338,6 +338,7 @@ def test_corrupt_cached_library_is_rebuilt(monkeypatch, tmp_path):
 
 
 @pytest.mark.skipif(not HAS_COMPILER, reason="no C compiler on this machine")
+@pytest.mark.slow
 def test_library_failing_its_check_is_not_used(monkeypatch, tmp_path):
     """A library that loads but computes wrongly (here: its check is made to fail) is refused, with the reason."""
     monkeypatch.setenv("MEMAMBA_CACHE", str(tmp_path))

@@ -22,6 +22,7 @@ def _files(run):
     return {p.relative_to(run): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file() and p != log}
 
 
+@pytest.mark.slow
 def test_run_folder_contents(cohort, tmp_path):
     run = tmp_path / "run"
     summary = train_cv(cohort, tiny_train(eval_every=1), run, progress=False)
@@ -58,6 +59,7 @@ def test_run_folder_contents(cohort, tmp_path):
     assert not list(run.rglob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_inner_val_selection_holds_out_part_of_the_training_fold(cohort, tmp_path):
     summary = train_cv(cohort, tiny_train(selection="inner_val"), tmp_path / "r", progress=False)
     for f in summary["folds"]:
@@ -70,6 +72,7 @@ class Interrupt(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_skips_finished_folds(cohort, tmp_path):
     run = tmp_path / "run"
     cfg = tiny_train(eval_every=1)
@@ -102,6 +105,7 @@ def test_resume_after_interruption_skips_finished_folds(cohort, tmp_path):
     pd.testing.assert_frame_equal(read_oof(run).to_frame(), read_oof(tmp_path / "clean").to_frame())
 
 
+@pytest.mark.slow
 def test_different_config_is_refused_unless_forced(cohort, tmp_path):
     run = tmp_path / "run"
     train_cv(cohort, tiny_train(epochs=1), run, progress=False)

@@ -31,6 +31,7 @@ def built_run(tmp_path, monkeypatch):
     return dm.ensure_demo_model("tiny"), calls
 
 
+@pytest.mark.slow
 def test_built_once_then_reused(built_run, tmp_path):
     run, calls = built_run
     assert run == tmp_path / "cache" / "demo-tiny-model" and calls == ["tiny"]
@@ -42,6 +43,7 @@ def test_built_once_then_reused(built_run, tmp_path):
     assert weights.stat().st_mtime_ns == stamp
 
 
+@pytest.mark.slow
 def test_shipped_run_is_copied_instead_of_training(built_run, tmp_path, monkeypatch):
     run, calls = built_run
     assets = tmp_path / "assets"
@@ -55,6 +57,7 @@ def test_shipped_run_is_copied_instead_of_training(built_run, tmp_path, monkeypa
     assert load_checkpoint(got).cohort_name == "demo-tiny"
 
 
+@pytest.mark.slow
 def test_run_for_another_demo_spec_is_stale_and_retrained(built_run):
     run, calls = built_run
     spec = read_demo_spec(run)
@@ -64,6 +67,7 @@ def test_run_for_another_demo_spec_is_stale_and_retrained(built_run):
     assert read_demo_spec(run) == spec
 
 
+@pytest.mark.slow
 def test_shipped_run_for_another_spec_is_not_used(built_run, tmp_path, monkeypatch):
     run, calls = built_run
     assets = tmp_path / "assets"

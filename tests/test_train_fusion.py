@@ -73,6 +73,7 @@ def test_off_leaves_the_random_draws_of_earlier_versions_unchanged():
     assert c.random() != np.random.default_rng(3).random()
 
 
+@pytest.mark.slow
 def test_training_with_modality_dropout_and_aux_loss_is_deterministic_and_changes_the_model(tmp_path):
     cohort = load_cohort(make_cohort(tmp_path / "c", n=12))
     base = tiny_train(epochs=2)

@@ -33,6 +33,7 @@ def test_negative_l1_is_refused():
         TrainConfig(l1_genomic=-1.0)
 
 
+@pytest.mark.slow
 def test_l1_training_makes_genomic_input_weights_sparse(tmp_path):
     cohort = load_cohort(make_cohort(tmp_path / "c", n=12))
     base = tiny_train(epochs=2)

@@ -41,6 +41,7 @@ def nested_run(cohort, tmp_path_factory):
     return summary, out, seen
 
 
+@pytest.mark.slow
 def test_the_validation_fold_is_read_only_after_the_choice(cohort, nested_run):
     _, _, seen = nested_run
     assert len(seen) == 2 * (2 + 1)  # per outer fold: its 2 inner folds (shared by the candidates), then the final fit
@@ -55,6 +56,7 @@ def test_the_validation_fold_is_read_only_after_the_choice(cohort, nested_run):
         assert abs(events[0] - events[1]) <= 1  # stratified by event
 
 
+@pytest.mark.slow
 def test_run_folder_records_the_choice_and_every_inner_score(nested_run):
     summary, out, _ = nested_run
     assert summary["complete"] and summary["n_folds_finished"] == 2 and summary["candidates"] == ["dense", "sparse"]
@@ -74,6 +76,7 @@ def test_run_folder_records_the_choice_and_every_inner_score(nested_run):
     assert events.count("inner") == 2 * 2 and events.count("fold_end") == 2
 
 
+@pytest.mark.slow
 def test_an_ensemble_member_is_the_fold_memamba_train_trains(cohort, tmp_path):
     """ensemble = 1: the final model of fold k is fold k of ``train_cv`` with the chosen config and seed 0."""
     grid = {"only": _candidate(l1_genomic=0.5)}
@@ -85,6 +88,7 @@ def test_an_ensemble_member_is_the_fold_memamba_train_trains(cohort, tmp_path):
     assert summary["folds"][0]["c_index"] == pytest.approx(read_summary(tmp_path / "cv")["folds"][0]["c_index"])
 
 
+@pytest.mark.slow
 def test_rerun_resumes_and_another_grid_is_refused(cohort, nested_run, tmp_path):
     summary, out, _ = nested_run
     before = RunPaths(out).fold(0).selection.read_bytes()

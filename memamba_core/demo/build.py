@@ -17,16 +17,21 @@ folder follows the data contract (``docs/interfaces.md``)::
                            patch_classes/, patch_fractions/, class_maps/ (see slide_job)
     README.md              what the demo is
 
-Completeness: ``.build.json`` (the build's spec) is written first, ``.complete.json`` last.
-A folder without ``.complete.json`` is an interrupted build: it is resumed (finished slides
-are kept) when its ``.build.json`` matches, otherwise deleted and rebuilt. A lock file
-serialises builds of the same profile between processes.
+Completeness (:mod:`memamba_core.demo.folder`): ``.build.json`` (the build's spec) is written
+first, ``.complete.json`` last. A folder without ``.complete.json`` is an interrupted build:
+it is resumed (finished slides are kept) when its ``.build.json`` matches, otherwise deleted
+and rebuilt. A lock file serialises builds of the same profile between processes.
+
+Order: the cohort's tables (labels, gene groups, splits, ``cohort.toml``) come first when
+the project ships them for this spec (:mod:`memamba_core.demo.shipped`), so that a
+partial folder already loads (every patient, genomics, clinical columns; pathology for
+the slides built so far); then the slides (in worker processes when the caller is a
+single-threaded process); then every table is computed from the slides and written,
+byte-identical to the shipped copy (a difference is reported through ``progress``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import io
 import json
 import multiprocessing as mp
@@ -39,65 +44,23 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from ..paths import atomic_write_bytes, atomic_write_text, cache_dir
+from ..paths import atomic_write_bytes, atomic_write_text
+from .folder import MARKER, demo_dir, discard_stale, is_complete, lock, place_tables, spec_of, start_folder, write_cohort_file
 from .genomics import PATHWAYS, make_genomics
 from .outcomes import HazardModel, draw_survival
 from .profiles import CANCER_TYPES, DemoProfile, get_profile
 from .render import TILE, SlideSpec
-from .slide_job import TILING, build_slide
+from .shipped import differing_tables
 from .textures import CLASSES, HIGH_GRADE, make_texture_bank
 
-__all__ = ["ensure_demo", "build_demo", "demo_dir", "demo_spec", "is_complete", "DEMO_VERSION"]
+__all__ = ["ensure_demo", "build_demo"]
 
-DEMO_VERSION = 4  # bump when the generator's output changes
 Progress = Callable[[float, str], None]
-_MARKER, _SPEC = ".complete.json", ".build.json"
-
-
-def demo_dir(profile: str | DemoProfile = "full") -> Path:
-    """Where the demo of ``profile`` lives: ``cache_dir()/demo-<name>``."""
-    return cache_dir() / f"demo-{get_profile(profile).name}"
-
-
-def _spec(p: DemoProfile) -> dict:
-    """The build's identity, in its JSON form (tuples become lists) so it compares equal to the file."""
-    return json.loads(json.dumps({"version": DEMO_VERSION, "profile": p.to_dict(), "hazard": HazardModel().to_dict()}))
-
-
-def demo_spec(profile: str | DemoProfile = "full") -> dict:
-    """The identity of a demo build (generator version, profile, hazard model), as JSON data.
-
-    Anything derived from a demo (e.g. the demo model) records it, to tell when it is stale.
-    """
-    return _spec(get_profile(profile))
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def is_complete(root: Path, profile: str | DemoProfile = "full") -> bool:
-    """True when ``root`` holds a finished build of ``profile`` by this generator version."""
-    m = _read_json(Path(root) / _MARKER)
-    return m is not None and m.get("spec") == _spec(get_profile(profile))
-
-
-@contextlib.contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def ensure_demo(profile: str | DemoProfile = "full", progress: Progress | None = None, workers: int | None = None) -> Path:
@@ -110,11 +73,10 @@ def ensure_demo(profile: str | DemoProfile = "full", progress: Progress | None =
     root = demo_dir(p)
     if is_complete(root, p):
         return root
-    with _lock(root.parent / f".demo-{p.name}.lock"):
+    with lock(root.parent / f".demo-{p.name}.lock"):
         if is_complete(root, p):  # built by another process while we waited
             return root
-        if root.exists() and _read_json(root / _SPEC) != _spec(p):
-            shutil.rmtree(root)
+        discard_stale(root, p)
         build_demo(root, p, progress=progress, workers=workers)
     return root
 
@@ -169,13 +131,15 @@ def _save_table(path: Path, df: pd.DataFrame) -> None:
 def build_demo(root: Path, profile: str | DemoProfile = "full", progress: Progress | None = None,
                workers: int | None = None) -> dict:
     """Build (or finish building) the demo of ``profile`` in ``root``; returns the completion record."""
+    from .slide_job import TILING, build_slide  # features → torch: imported once slides are built
+
     p = get_profile(profile)
     say = progress or (lambda f, m: None)
     t0 = time.perf_counter()
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(root / _SPEC, json.dumps(_spec(p), indent=1))
-    say(0.0, f"demo '{p.name}': texture bank")
+    start_folder(root, p)
+    shipped = place_tables(root, p)
+    say(0.0, f"demo '{p.name}': " + ("tables in place (shipped); " if shipped else "") + "texture bank")
     build_dir = root / ".build"
     bank_path = build_dir / f"textures-{p.seed}-{p.texture_size}.npy"
     if not bank_path.is_file():
@@ -224,21 +188,21 @@ def build_demo(root: Path, profile: str | DemoProfile = "full", progress: Progre
         slides.drop(columns="slide_id"), surv, gen.activity.add_prefix("activity_"),
     ], axis=1)
     _save_table(root / "truth" / "patients.csv", truth)
+    if shipped and (differ := differing_tables(root, p)):
+        say(0.97, f"demo '{p.name}': the shipped tables differ from the generated ones ({', '.join(differ)}); the "
+                  "generated ones are kept — regenerate the asset (python -m memamba_core.demo --export-tables)")
     atomic_write_text(root / "truth" / "model.json", json.dumps({
         "classes": list(CLASSES), "risk_driving_class": CLASSES[HIGH_GRADE], "hazard": HazardModel().to_dict(),
         "pathways": [name for name, _ in PATHWAYS], "tiling": {"patch_size": TILING.patch_size, "target_mpp": TILING.target_mpp},
         "encoder": "builtin-v1",
     }, indent=1))
-    atomic_write_text(root / "cohort.toml", (
-        f'name = "ME-Mamba demo ({p.name})"\nlabels = "labels.csv"\npathways = "pathways.csv"\n'
-    ))
-    atomic_write_text(root / "README.md", _README)
+    write_cohort_file(root, p)
     shutil.rmtree(build_dir, ignore_errors=True)
     done = {
-        "spec": _spec(p), "n_patients": n, "n_patches": int(slides["n_patches"].sum()),
+        "spec": spec_of(p), "n_patients": n, "n_patches": int(slides["n_patches"].sum()),
         "censored": float(surv["censorship"].mean()), "seconds": round(time.perf_counter() - t0, 1),
     }
-    atomic_write_text(root / _MARKER, json.dumps(done, indent=1))
+    atomic_write_text(root / MARKER, json.dumps(done, indent=1))
     say(1.0, f"demo '{p.name}' ready: {n} patients, {done['n_patches']} patches")
     return done
 
@@ -259,21 +223,3 @@ def _folds(ids: np.ndarray, censorship: np.ndarray, k: int, seed: int) -> list[p
     return out
 
 
-_README = """# ME-Mamba demo cohort (synthetic)
-
-Generated by `memamba_core.demo` (deterministic, seeded). Nothing here is patient data.
-
-- `slides/`: pyramidal tiled JPEG TIFFs at 0.5 µm/px (open in OpenSlide and TiffSlide), painted
-  from synthetic H&E textures of seven classes: background, tumour, stroma, immune, necrosis, fat
-  and high-grade tumour (crowded, very large hyperchromatic nuclei; inside the tumour of about
-  60 % of the patients).
-- `pt_files/`, `h5_files/`: features of the built-in encoder (D = 256), extracted from the slide
-  pixels by the same pipeline as a real cohort (256-px patches at 0.5 µm/px, ≥ 50 % tissue).
-- `labels.csv`, `pathways.csv`, `signatures.csv`, `splits/`: the MCAT / SurvPath layout.
-- `truth/`: what the model should find. Survival follows a proportional hazard on the slide's
-  high-grade fraction (high-grade patches / tissue patches: the risk-driving tissue; the plain
-  tumour fraction carries no risk) and three pathway activities
-  (HYPOXIA +, E2F_TARGETS +, INFLAMMATORY_RESPONSE −), see `truth/model.json`;
-  `truth/patients.csv` has each patient's true log-hazard; `truth/patch_classes/<slide>.npy`
-  the class of each patch, aligned with the `.h5` coords.
-"""

@@ -19,15 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..features.builtin import builtin_encoder
-from ..features.extract import extract_slide, write_features
 from ..paths import atomic_write_bytes
-from ..slides.reader import available_backends, open_slide
 from ..slides.tiling import TilingConfig
-from .render import SlideSpec, make_layout, paint_level0, write_pyramid_tiff
 from .textures import CLASSES, HIGH_GRADE, TUMOUR
 
-__all__ = ["slide_files", "slide_done", "build_slide", "slide_record", "TILING"]
+__all__ = ["slide_files", "slide_done", "slides_done", "build_slide", "slide_record", "TILING"]
 
 TILING = TilingConfig()  # the default grid: 256 px at 0.5 µm/px, ≥ 50 % tissue
 _BANK: dict[str, np.ndarray] = {}
@@ -44,6 +40,12 @@ def slide_files(root: Path, sid: str) -> list[Path]:
 
 def slide_done(root: Path, sid: str) -> bool:
     return all(p.is_file() for p in slide_files(root, sid))
+
+
+def slides_done(root: Path) -> int:
+    """How many slides of the cohort folder ``root`` are finished (their last file, the patch classes, is written)."""
+    folder = root / "truth" / "patch_classes"
+    return sum(1 for f in folder.iterdir() if f.suffix == ".npy") if folder.is_dir() else 0
 
 
 def _save_npy(path: Path, a: np.ndarray) -> None:
@@ -66,6 +68,11 @@ def slide_record(root: Path, sid: str) -> dict:
 
 def build_slide(root: str, spec_dict: dict, bank_path: str, quality: int) -> dict:
     """Make every file of one slide (see module doc) and return :func:`slide_record`."""
+    from ..features.builtin import builtin_encoder
+    from ..features.extract import extract_slide, write_features
+    from ..slides.reader import available_backends, open_slide
+    from .render import SlideSpec, make_layout, paint_level0, write_pyramid_tiff
+
     root_p = Path(root)
     spec = SlideSpec(**spec_dict)
     sid = spec.slide_id

@@ -42,7 +42,7 @@ def tiny_demo(root: Path) -> tuple[str, str]:
 
         root.mkdir(parents=True, exist_ok=True)
         with cache_env(root):
-            cohort = ensure_demo(PROFILE)
+            cohort = ensure_demo(PROFILE, workers=2)  # the same bytes as one process (tests/test_demo_start.py)
         run = root / "light-model"
         if not (run / "summary.json").is_file():
             import torch

@@ -25,7 +25,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 EXCEPTION = '[data-testid="stException"]'
 PAGES = {"Home": "", "Cohort survival": "Cohort_survival", "Patient": "Patient", "Transport map": "Transport_map",
-         "Ablations": "Ablations", "Train evaluate": "Train_evaluate"}
+         "Ablations": "Ablations", "Train / evaluate": "Train_evaluate"}  # sidebar title → URL path
 
 
 def chromium_path() -> str | None:
@@ -43,18 +43,19 @@ def free_port() -> int:
 
 
 class Server:
-    """``streamlit run dashboard/Home.py`` in the background; ``.url``; ``.started_at`` (perf_counter)."""
+    """``streamlit run dashboard/Home.py`` (or another ``script``) in the background; ``.url``; ``.started_at`` (perf_counter)."""
 
-    def __init__(self, env: dict[str, str], port: int | None = None):
+    def __init__(self, env: dict[str, str], port: int | None = None, script: str | Path = "dashboard/Home.py"):
         self.port = port or free_port()
         self.url = f"http://localhost:{self.port}"
         self.env = {**os.environ, **env}
+        self.script = str(script)
         self.proc: subprocess.Popen | None = None
         self.started_at = 0.0
         self.log = Path(env.get("MEMAMBA_CACHE", "/tmp")) / f"streamlit-{self.port}.log"
 
     def start(self) -> "Server":
-        cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", "--server.headless", "true",
+        cmd = [sys.executable, "-m", "streamlit", "run", self.script, "--server.headless", "true",
                "--server.port", str(self.port), "--browser.gatherUsageStats", "false"]
         self.started_at = time.perf_counter()
         with open(self.log, "wb") as log:

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from tests.e2e import driver
-from tests.e2e.demo_env import env, tiny_demo
+from tests.e2e.demo_env import env
 
 pytestmark = pytest.mark.e2e
 
@@ -21,10 +21,8 @@ if driver.chromium_path() is None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    root = tmp_path_factory.getbasetemp() / "memamba_dashboard_cache"
-    tiny_demo(root)
-    with driver.Server(env(root)) as srv:
+def server(demo_root):
+    with driver.Server(env(demo_root)) as srv:
         srv.wait_healthy()
         yield srv
 
@@ -40,10 +38,13 @@ def test_every_page_patient_patch_and_ablation(server, tmp_path):
 
     with driver.browser() as page:
         page.goto(server.url)
-        driver.wait_text(page, "Model and runtime")
-        driver.wait_text(page, "scan backend")
+        driver.wait_text(page, "fits this cohort")
+        driver.wait_text(page, "Run: mean C-index")
         driver.wait_idle(page)
         shot("home")
+        page.get_by_role("button", name="Load the model now").click()
+        driver.wait_text(page, "scan backend")
+        driver.wait_idle(page)
 
         driver.goto_page(page, "Cohort survival")
         driver.wait_text(page, "Per group")
@@ -83,9 +84,29 @@ def test_every_page_patient_patch_and_ablation(server, tmp_path):
         driver.wait_charts(page, 1)
         shot("ablations")
 
-        driver.goto_page(page, "Train evaluate")
+        driver.goto_page(page, "Train / evaluate")
         driver.wait_text(page, "New cross-validated run")
         driver.wait_idle(page)
         shot("train_evaluate")
 
     assert all(p.stat().st_size > 10_000 for p in shots)
+
+
+def test_first_start_builds_in_the_background_and_pages_open_when_ready(demo_root, tmp_path):
+    """An empty cache: Home answers at once with the build's progress; the Patient page waits with a live
+    progress bar and draws itself when the last slide is built (no reload, no traceback)."""
+    cache = tmp_path / "fresh-cache"
+    cache.mkdir()
+    with driver.Server({**env(demo_root), "MEMAMBA_CACHE": str(cache)}) as srv, driver.browser() as page:
+        srv.wait_healthy()
+        page.goto(srv.url)
+        driver.wait_text(page, "Preparing the demo")
+        driver.wait_text(page, "Patients", timeout=120)  # the shipped tables: the cohort summary before the slides
+        driver.assert_no_exception(page)
+        driver.goto_page(page, "Patient")
+        driver.wait_text(page, "being built in the background")
+        page.locator('[data-testid="stProgress"]').first.wait_for(state="visible")
+        driver.wait_text(page, "Top ", timeout=400)
+        driver.wait_idle(page, 120)
+        driver.assert_no_exception(page)
+        page.screenshot(path=str(tmp_path / "first_start_patient.png"), full_page=True)

@@ -1,21 +1,17 @@
 """Ablations: switch components off at inference on the loaded model; the cross-validated ablation table beside."""
 
-from pathlib import Path
-
-import pandas as pd
 import streamlit as st
 
 import _cache
 import _state
-from _tables import apply_filters
+from memamba_core.app import apply_filters, held_out_default
 from memamba_core.errors import InputError
 from memamba_core.viz import format_p, km_figure
 
-st.set_page_config(page_title="Ablations · ME-Mamba", layout="wide")
 st.title("Ablations")
 st.caption("Switches apply at inference to the loaded weights (no retraining): they show what the trained model relies "
            "on. Retrained ablations, under the same cross-validation, are in the table on the right when the run has one.")
-ctx = _state.require()
+ctx = _state.require(complete=True)
 cfg = ctx.loaded.config
 
 left, right = st.columns([1, 2])
@@ -35,7 +31,7 @@ with left:
                                ["both", "pathology", "genomics"].index(cfg.modalities), horizontal=True, key="ab_mod"),
     }
     changes = {k: v for k, v in sw.items() if v != getattr(cfg, k)}
-    held = st.toggle("Held-out patients only", value=int((~ctx.preds["in_training"]).sum()) >= 10, key="ab_held")
+    held = st.toggle("Held-out patients only", value=held_out_default(ctx.preds), key="ab_held")
 
 try:
     preds = _state.predictions(changes)
@@ -66,10 +62,14 @@ with right:
     st.plotly_chart(km_figure(res, title="KM by predicted risk (switched model)"), key="ab_km")
 
 st.subheader("Cross-validated ablation runs")
-table = Path(ctx.loaded.path).parent / "ablations.csv"
-if table.is_file():
-    st.dataframe(pd.read_csv(table), key="ab_table", width="stretch", hide_index=True)
-    st.caption(f"From {table}")
+try:
+    table = _state.run_file("ablation_table")
+except InputError as err:
+    _state.show_error(err)
+    st.stop()
+if table is not None:
+    st.dataframe(table, key="ab_table", width="stretch", hide_index=True)
+    st.caption("Each row: the model retrained under the same cross-validation with one component changed.")
 else:
-    st.info(f"The loaded run has no ablations.csv ({table.parent}). Create one with `memamba ablate` on a cohort, "
-            f"then choose that run folder on Home.")
+    st.info("The loaded run has no cross-validated ablation table. Create one with `memamba ablate` on a cohort, "
+            "then choose one of its variant run folders on Home.")

@@ -8,14 +8,13 @@ import _cache
 import _state
 import _views
 import _widgets
-from _tables import percentile_of, survival_matrix
+from memamba_core.app import percentile_of, survival_matrix
 from memamba_core.errors import InputError
 from memamba_core.viz import (COLORMAPS, PatientReport, contributions_figure, expert_weights_figure, heatmap_figure,
                               read_patch, read_patches, report_html, survival_curve_figure, thumbnail_scale, top_k)
 
-st.set_page_config(page_title="Patient · ME-Mamba", layout="wide")
 st.title("Patient")
-ctx = _state.require()
+ctx = _state.require(complete=True)
 preds = ctx.preds.set_index("case_id")
 case_id = _state.patient_picker(list(preds.index), help="Patients the model can score (sorted as in the cohort).")
 try:

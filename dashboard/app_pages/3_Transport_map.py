@@ -11,11 +11,10 @@ from memamba_core.errors import InputError
 from memamba_core.viz import (dominant_group, group_colours, mass_figure, slide_points_figure, thumbnail_scale,
                               transport_matrix_figure)
 
-st.set_page_config(page_title="Transport map · ME-Mamba", layout="wide")
 st.title("Transport map")
 st.caption("Each patch token sends its unit mass to the genomic group tokens it is most similar to (optimal transport); "
            "the aligned pathology token of a group is the mass-weighted mean of the patches sent to it.")
-ctx = _state.require()
+ctx = _state.require(complete=True)
 case_id = _state.patient_picker(list(ctx.preds["case_id"]))
 try:
     out, bag = _state.patient_prediction(case_id)

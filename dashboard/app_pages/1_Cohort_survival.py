@@ -7,26 +7,42 @@ import streamlit as st
 
 import _cache
 import _state
-from _tables import SEX_CHOICES, apply_filters, filter_options, with_clinical
+from memamba_core.app import (SEX_CHOICES, apply_filters, filter_options, held_out_default, scored_out_of_fold,
+                              with_clinical)
 from memamba_core.errors import InputError
 from memamba_core.survival.km import SCHEMES
 from memamba_core.viz import format_p, km_figure
 
-st.set_page_config(page_title="Cohort survival · ME-Mamba", layout="wide")
 st.title("Cohort survival")
-ctx = _state.require()
-oof = _state.oof_predictions(ctx.loaded, ctx.cohort)
+ctx = _state.require(need_model=False)
+sel = _state.selection()
+try:
+    oof = scored_out_of_fold(_state.run_file("oof_predictions"), ctx.cohort.case_ids())
+except InputError as err:
+    _state.show_error(err)
+    oof = None
 OOF, FOLD = "Cross-validated (out-of-fold)", "Loaded fold model"
+sources = ([OOF] if oof is not None else []) + ([FOLD] if sel.cohort_complete else [])
+if not sources:
+    sel.wait("every slide of the demo cohort (this run has no out-of-fold predictions to show before)")
 
 with st.sidebar:
     st.header("Patients")
-    source = st.radio("Predictions", [OOF, FOLD] if oof is not None else [FOLD], key="km_source",
+    source = st.radio("Predictions", sources, key="km_source",
                       help="Out-of-fold: each patient scored by the fold model that did not train on it (honest). "
                            "Loaded fold model: one checkpoint scores everyone.")
-    df = with_clinical(oof if source == OOF else ctx.preds, ctx.cohort.clinical_frame())
+    if source == FOLD:
+        try:
+            preds = _state.predictions()
+        except InputError as err:
+            _state.show_error(err)
+            st.stop()
+    else:
+        preds = oof
+    df = with_clinical(preds, ctx.cohort.clinical_frame())
     opts = filter_options(df)
     n_held = int((~df["in_training"]).sum())
-    held = source == FOLD and st.toggle("Held-out patients only", value=n_held >= 10, key="km_held_out",
+    held = source == FOLD and st.toggle("Held-out patients only", value=held_out_default(df), key="km_held_out",
                                         help=f"{n_held} of {len(df)} patients were not used to train this model; "
                                              "risk groups of training patients look better than they are.")
     types = st.multiselect("Cancer type", opts["oncotree_code"], key="km_types") if "oncotree_code" in opts else None
@@ -35,6 +51,8 @@ with st.sidebar:
     if "age" in opts and opts["age"][0] < opts["age"][1]:
         age = st.slider("Age", opts["age"][0], opts["age"][1], opts["age"], key="km_age")
     sex = st.radio("Sex", SEX_CHOICES, horizontal=True, key="km_sex") if "is_female" in opts else "all"
+    if not sel.cohort_complete:
+        st.caption("The loaded fold model's own predictions are offered once the demo's slides are built.")
 
 sub = apply_filters(df, types, sites, age, sex, held_out_only=held)
 st.caption(f"{len(sub)} patients ({int(sub['event'].sum())} events) · cohort {ctx.cohort.name} · "

@@ -1,17 +1,39 @@
-"""Pure pandas helpers behind the page widgets (no streamlit here; unit-tested)."""
+"""Prediction tables behind the page widgets: the clinical join, filters, percentiles (pandas only)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+__all__ = ["SEX_CHOICES", "apply_filters", "filter_options", "held_out_default", "percentile_of", "scored_out_of_fold",
+           "with_clinical"]
+
 SEX_CHOICES = ("all", "female", "male")
+
+
+def scored_out_of_fold(oof: pd.DataFrame | None, case_ids) -> pd.DataFrame | None:
+    """Out-of-fold predictions of the patients in ``case_ids``, in the columns of ``predict_cohort``.
+
+    ``event`` = 1 − censorship and ``in_training`` false (each patient was
+    scored by the fold model that did not train on it). None when no row is left.
+    """
+    if oof is None:
+        return None
+    df = oof[oof["case_id"].isin(set(case_ids))]
+    if df.empty:
+        return None
+    return df.assign(event=1 - df["censorship"].astype(int), in_training=False).reset_index(drop=True)
 
 
 def with_clinical(preds: pd.DataFrame, clinical: pd.DataFrame) -> pd.DataFrame:
     """Predictions (one row per case_id) joined with the cohort's clinical columns they lack."""
     extra = [c for c in clinical.columns if c not in preds.columns]
     return preds.join(clinical[extra], on="case_id")
+
+
+def held_out_default(df: pd.DataFrame, minimum: int = 10) -> bool:
+    """Whether a "held-out patients only" toggle starts on: when at least ``minimum`` rows are not ``in_training``."""
+    return int((~df["in_training"].astype(bool)).sum()) >= minimum
 
 
 def filter_options(df: pd.DataFrame) -> dict:
@@ -59,9 +81,3 @@ def percentile_of(value: float, values) -> float:
     if v.size == 0:
         return float("nan")
     return float(100.0 * ((v < value).sum() + 0.5 * (v == value).sum()) / v.size)
-
-
-def survival_matrix(preds: pd.DataFrame) -> np.ndarray:
-    """(n, K) predicted survival curves from the ``S_1..S_K`` columns."""
-    cols = sorted((c for c in preds.columns if c.startswith("S_") and c[2:].isdigit()), key=lambda c: int(c[2:]))
-    return preds[cols].to_numpy(dtype=float)

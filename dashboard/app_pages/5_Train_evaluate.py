@@ -1,22 +1,18 @@
 """Train / evaluate: a cross-validated run in a background process, with live progress, curves and a Stop button."""
 
-import json
 import time
 from pathlib import Path
 
 import streamlit as st
 
-import _jobs
-import _runs
 import _state
+from memamba_core.app import jobs, progress_records, run_progress, run_summary, train_args
 from memamba_core.errors import InputError
 from memamba_core.paths import cache_dir
-from memamba_core.train import read_progress
 from memamba_core.viz import training_curves_figure
 
-st.set_page_config(page_title="Train / evaluate · ME-Mamba", layout="wide")
 st.title("Train / evaluate")
-ctx = _state.require(need_model=False)
+ctx = _state.require(need_model=False, complete=True)
 root = Path(st.text_input("Runs folder", str(cache_dir() / "runs"), key="tr_root",
                           help="New runs are created here; jobs found here are listed below."))
 
@@ -35,47 +31,51 @@ with st.form("tr_form"):
     submitted = st.form_submit_button("Start training", type="primary")
 if submitted:
     run_dir = root / name.strip()
-    args = _runs.train_args(_state.cohort_path(), run_dir, model=model, modalities=modalities, epochs=int(epochs),
+    args = train_args(_state.cohort_path(), run_dir, model=model, modalities=modalities, epochs=int(epochs),
                             n_folds=int(n_folds), lr=float(lr), seed=int(seed), d_model=int(d_model))
     try:
-        job = _jobs.start(args, run_dir)
+        job = jobs.start(args, run_dir)
         st.session_state["tr_job"] = job.run_dir
         st.success(f"Started (pid {job.pid}) → {job.run_dir}")
     except (InputError, OSError) as err:
         _state.show_error(err)
 
-jobs = _jobs.find(root)
-if not jobs:
+found = jobs.find(root)
+if not found:
     st.info(f"No runs started from the dashboard under {root} yet.")
     st.stop()
-labels = {j.run_dir: f"{Path(j.run_dir).name} — {_jobs.state(j)}" for j in jobs}
+labels = {j.run_dir: f"{Path(j.run_dir).name} — {jobs.state(j)}" for j in found}
 cur = st.session_state.get("tr_job")
 sel = st.selectbox("Run", list(labels), index=list(labels).index(cur) if cur in labels else 0,
                    format_func=labels.get, key="tr_sel")
 
 
 def live(run_dir: str) -> None:
-    job = _jobs.load(run_dir)
-    status = _jobs.state(job)
-    records = read_progress(run_dir)
-    frac, msg = _runs.progress(records)
+    job = jobs.load(run_dir)
+    status = jobs.state(job)
+    records = progress_records(run_dir)
+    frac, msg = run_progress(records)
     st.progress(frac, text=f"{status} · {msg}")
     a, b = st.columns([1, 5])
     if status == "running" and a.button("Stop", key="tr_stop", type="secondary"):
-        _jobs.stop(job)
+        jobs.stop(job)
         st.rerun()
     b.caption(f"pid {job.pid} · {' '.join(job.cmd)}")
     if any(r.get("event") == "epoch" for r in records):
         st.plotly_chart(training_curves_figure(records), key="tr_curves")
-    summary = Path(run_dir) / "summary.json"
-    if summary.is_file():
-        with st.expander("summary.json", expanded=status != "running"):
-            st.json(json.loads(summary.read_text()))
+    try:
+        summary = run_summary(run_dir)
+    except InputError as err:
+        _state.show_error(err)
+        summary = None
+    if summary is not None:
+        with st.expander("Run summary", expanded=status != "running"):
+            st.json(summary)
     with st.expander("Log", expanded=status == "failed"):
-        st.code(_jobs.tail(job.log_path) or "(no output yet)")
-    if status != "running" and (Path(run_dir) / "fold_0").is_dir():
+        st.code(jobs.tail(job.log_path) or "(no output yet)")
+    if status != "running" and summary is not None:
         st.caption("Load this run on Home (My run / checkpoint) to explore its predictions.")
 
 
-running = _jobs.state(_jobs.load(sel)) == "running"
+running = jobs.state(jobs.load(sel)) == "running"
 st.fragment(run_every=2.0 if running else None)(live)(sel)

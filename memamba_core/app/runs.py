@@ -1,12 +1,14 @@
-"""What a run folder's progress log says, and the ``memamba train`` arguments the Train page starts (no streamlit here)."""
+"""What a run's progress records say, and the ``memamba train`` arguments the Train page starts."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+__all__ = ["run_progress", "train_args"]
 
-def progress(records: list[dict]) -> tuple[float, str]:
-    """Overall fraction done (0–1) and a one-line status from ``progress.jsonl`` records.
+
+def run_progress(records: list[dict]) -> tuple[float, str]:
+    """Overall fraction done (0–1) and a one-line status from progress records (:func:`memamba_core.app.run_files.progress_records`).
 
     Counts finished folds plus the epochs of the fold in progress; a resumed
     run counts its skipped folds as done.

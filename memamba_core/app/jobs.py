@@ -20,8 +20,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from memamba_core.errors import InputError
-from memamba_core.paths import atomic_write_text
+from ..errors import InputError
+from ..paths import atomic_write_text
+
+__all__ = ["JOB_FILE", "LOG_FILE", "Job", "cli", "find", "load", "start", "state", "stop", "tail"]
 
 JOB_FILE = ".dashboard_job.json"
 LOG_FILE = ".train.log"
