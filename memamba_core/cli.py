@@ -154,11 +154,12 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_extract(args) -> int:
+    from .dist import init_distributed, shutdown_distributed
     from .features import extract_folder, load_encoder
 
-    encoder = load_encoder(args.encoder, args.weights)
+    d = init_distributed()  # under torchrun: the slides are sharded over the ranks, one GPU per rank where there are GPUs
     bar = None
-    if not args.no_progress:
+    if not args.no_progress and d.is_main:
         from tqdm import tqdm
 
         bar = tqdm(total=100, desc="extract", unit="%", file=sys.stderr)
@@ -170,14 +171,21 @@ def _cmd_extract(args) -> int:
             bar.refresh()
 
     try:
+        encoder = load_encoder(args.encoder, args.weights, device=str(d.device))
         report = extract_folder(args.slides, args.out, encoder, batch_size=args.batch_size, progress=progress,
-                                overwrite=args.overwrite)
+                                overwrite=args.overwrite, dist=d)
     finally:
         if bar is not None:
             bar.close()
-    print(f"{len(report.done)} slide(s) extracted, {len(report.skipped)} already done, {len(report.failed)} failed → {args.out}")
-    for sid, why in report.failed.items():
-        print(f"  failed {sid}: {why}", file=sys.stderr)
+        shutdown_distributed(d)
+    if d.is_main:
+        print(f"{len(report.done)} slide(s) extracted, {len(report.skipped)} already done, {len(report.failed)} failed → {args.out}")
+        if d.active:
+            for r in report.ranks:
+                print(f"  rank {r['rank']}: {r['items']} slide(s), {r['done']} extracted, {r['failed']} failed, "
+                      f"{r['units']} patches in {r['seconds']:.1f} s")
+        for sid, why in report.failed.items():
+            print(f"  failed {sid}: {why}", file=sys.stderr)
     return 0 if not report.failed else 1
 
 
@@ -311,8 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Tile every slide of a folder (tissue only), encode the patches and write CLAM-layout "
                        "features: OUT/pt_files/<slide>.pt (N x D tensor) and OUT/h5_files/<slide>.h5 (features, coords). "
                        "Slides already extracted with the same encoder are skipped, so an interrupted run resumes. "
-                       "Exit status 1 when some slide failed (each is listed).",
+                       "Exit status 1 when some slide failed (each is listed). Under torchrun the slides are shared out "
+                       "over the ranks (each written by exactly one); OUT must be a folder every rank sees.",
                        epilog="examples:\n  memamba extract /data/slides --out /data/cohort\n"
+                       "  torchrun --nproc_per_node 2 -m memamba_core.cli extract /data/slides --out /data/cohort\n"
                        "  memamba extract /data/slides --out /data/cohort --encoder resnet50_trunc --weights resnet50.safetensors")
     p.add_argument("slides", type=Path, help="folder of whole-slide images (.svs, .tif, .ndpi, …)")
     p.add_argument("--out", type=Path, required=True, help="cohort folder to write pt_files/ and h5_files/ into")
