@@ -14,6 +14,13 @@ The ranked branch's outputs are scattered back to the original token order, so
 the layer is permutation-equivariant in that branch. The scorer (gated ABMIL)
 cannot learn through ``argsort``; it learns through the sigmoid gate on the
 tokens it ranks. The expert ends with gated attention pooling.
+
+Activation checkpointing (:func:`set_activation_checkpointing`, the trainer's
+``TrainConfig.activation_checkpointing``): with autograd on, each layer keeps only
+its input and recomputes its branches in backward (``torch.utils.checkpoint``,
+non-reentrant). A layer has no dropout, so the recomputation is exact: same
+values and gradients, and the (L, E) intermediates of the three Mamba branches
+are not held from forward to backward.
 """
 
 from __future__ import annotations
@@ -22,13 +29,14 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from ..ssm import Mamba
 from ..ssm.inference import STREAMED_BACKENDS, mamba_stream_
 from ..ssm.selective_scan import resolve_backend
 from .layers import GatedAttention
 
-__all__ = ["ScanLayer", "UnimodalExpert", "ExpertOutput", "BRANCHES"]
+__all__ = ["ScanLayer", "UnimodalExpert", "ExpertOutput", "BRANCHES", "set_activation_checkpointing"]
 
 BRANCHES = ("forward", "reverse", "ranked")
 
@@ -123,6 +131,7 @@ class UnimodalExpert(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(ScanLayer(d, d_state, d_conv, expand) for _ in range(n_layers))
         self.pool = GatedAttention(d)
+        self.checkpoint_layers = False  # recompute each layer in backward (set_activation_checkpointing)
 
     def set_branches(self, branches: tuple[str, ...]) -> None:
         """Switch scan branches on/off (names from :data:`BRANCHES`)."""
@@ -132,10 +141,19 @@ class UnimodalExpert(nn.Module):
     def forward(self, x: torch.Tensor) -> ExpertOutput:
         """x: (L, d), or a batch of patients (B, L, d) → ExpertOutput."""
         attention = {}
+        recompute = self.checkpoint_layers and torch.is_grad_enabled()
         for layer in self.layers:
-            x, ranked = layer(x)
+            x, ranked = checkpoint(layer, x, use_reentrant=False) if recompute else layer(x)
             if ranked is not None:
                 attention["ranked"] = ranked
         pooled, weights = self.pool(x)
         attention["pool"] = weights
         return ExpertOutput(tokens=x, pooled=pooled, attention=attention)
+
+
+def set_activation_checkpointing(model: nn.Module, on: bool) -> int:
+    """Switch activation checkpointing of every :class:`UnimodalExpert`'s layers in ``model``; returns how many experts."""
+    experts = [m for m in model.modules() if isinstance(m, UnimodalExpert)]
+    for m in experts:
+        m.checkpoint_layers = bool(on)
+    return len(experts)
