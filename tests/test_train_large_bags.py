@@ -295,3 +295,23 @@ def test_prefetcher_order_and_errors():
             p.get(2)
     with pytest.raises(ValueError, match="depth"):
         Prefetcher(bad, [1], depth=0)
+
+
+@pytest.mark.slow
+def test_two_ranks_with_checkpointing_and_prefetch_match_one_plain_process(tmp_path):
+    """Under torchrun (DDP) both options run, and neither changes the result: one plain process gives the same run."""
+    import json
+
+    import pandas as pd
+
+    from memamba_core.cli import main
+    from tests._train_cohort import assert_two_processes_match_one
+    from tests.test_distributed import ARGS
+
+    root = make_cohort(tmp_path / "tiny", n=14)
+    (tmp_path / "opts.json").write_text(json.dumps({"activation_checkpointing": True, "prefetch_bags": 2}))
+    one, two = assert_two_processes_match_one(root, tmp_path, [*ARGS, "--config", str(tmp_path / "opts.json")])
+    assert main(["train", str(root), "--out", str(tmp_path / "plain"), *ARGS]) == 0
+    plain = pd.read_csv(tmp_path / "plain" / "oof_predictions.csv")
+    np.testing.assert_allclose(two.risk, plain.risk, atol=1e-4)
+    np.testing.assert_array_equal(one.risk, plain.risk)  # one process: bit for bit
