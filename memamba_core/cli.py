@@ -1,4 +1,4 @@
-"""The ``memamba`` command: demo cohort, feature extraction, training, evaluation, prediction, ablations, benchmarks.
+"""The ``memamba`` command: demo cohort, feature extraction, training, evaluation, prediction, ablations, benchmarks, doctor.
 
 Every subcommand's ``--help`` describes its inputs, outputs and an example.
 Bad input (an :class:`~memamba_core.errors.InputError`) prints its message and
@@ -285,6 +285,17 @@ def _cmd_bench(args) -> int:
     return subprocess.call(cmd)
 
 
+def _cmd_doctor(args) -> int:
+    from .doctor import DoctorSizes, format_report, run_doctor
+
+    base = DoctorSizes.quick() if args.quick else DoctorSizes()
+    sizes = dataclasses.replace(base, **{k: v for k, v in (("scan_length", args.scan_length), ("infer_patches", args.infer_patches),
+                                                            ("train_patches", args.train_patches), ("repeats", args.repeats)) if v is not None})
+    report = run_doctor(sizes, devices=args.device, speed=not args.no_speed)
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -388,6 +399,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="a few seconds: time forward+backward of the default model on a synthetic bag")
     p.add_argument("--profile", help="demo profile for the benchmark script (default full)")
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("doctor", help="device, backends in use, kernels found (or why not), and a short speed table", formatter_class=raw,
+                       description="Print the device (CPU, GPUs), the scan backend per device, the kernels found or why not "
+                       "(fused CPU scan, mamba-ssm, causal-conv1d), the slide readers, and the time of a scan forward/backward, "
+                       "one inference and one training step of the default ME-Mamba on synthetic data, per device.",
+                       epilog="examples:\n  memamba doctor\n  memamba doctor --quick --json\n"
+                       "  memamba doctor --device cuda --infer-patches 100000")
+    p.add_argument("--quick", action="store_true", help="small sizes (L = 2,000 scan, N = 2,000 inference, N = 1,500 step): seconds")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--device", nargs="+", help="devices to time (default: cpu, plus cuda where available)")
+    p.add_argument("--no-speed", action="store_true", help="facts only, no speed table")
+    p.add_argument("--scan-length", type=int, help="L of the scan rows (default 20,000)")
+    p.add_argument("--infer-patches", type=int, help="N of the inference row (default 20,000)")
+    p.add_argument("--train-patches", type=int, help="N of the training-step row (default 15,000)")
+    p.add_argument("--repeats", type=int, help="timed runs per row, median reported (default 3)")
+    p.set_defaults(func=_cmd_doctor)
     return top
 
 

@@ -12,17 +12,21 @@ import functools
 
 import torch
 
+KERNEL_IMPORT_ERRORS: dict[str, str] = {}  # package → why it did not import ("memamba doctor" prints it)
+
 try:  # optional CUDA kernels
     from mamba_ssm.ops.selective_scan_interface import selective_scan_fn as _selective_scan_fn
-except ImportError:  # pragma: no cover - depends on the machine
+except ImportError as _err:  # pragma: no cover - depends on the machine
     _selective_scan_fn = None
+    KERNEL_IMPORT_ERRORS["mamba_ssm"] = f"{type(_err).__name__}: {_err}"
 
 try:  # optional CUDA kernels
     from causal_conv1d import causal_conv1d_fn as _causal_conv1d_fn
-except ImportError:  # pragma: no cover - depends on the machine
+except ImportError as _err:  # pragma: no cover - depends on the machine
     _causal_conv1d_fn = None
+    KERNEL_IMPORT_ERRORS["causal_conv1d"] = f"{type(_err).__name__}: {_err}"
 
-__all__ = ["HAS_MAMBA_SSM", "HAS_CAUSAL_CONV1D", "selective_scan_cuda", "causal_conv1d_cuda"]
+__all__ = ["HAS_MAMBA_SSM", "HAS_CAUSAL_CONV1D", "KERNEL_IMPORT_ERRORS", "selective_scan_cuda", "causal_conv1d_cuda"]
 
 HAS_MAMBA_SSM: bool = _selective_scan_fn is not None
 HAS_CAUSAL_CONV1D: bool = _causal_conv1d_fn is not None
