@@ -26,6 +26,7 @@ are not held from forward to backward.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
@@ -34,7 +35,7 @@ from torch.utils.checkpoint import checkpoint
 from ..ssm import Mamba
 from ..ssm.inference import STREAMED_BACKENDS, mamba_stream_
 from ..ssm.selective_scan import resolve_backend
-from .layers import GatedAttention
+from .layers import GatedAttention, rowwise
 
 __all__ = ["ScanLayer", "UnimodalExpert", "ExpertOutput", "BRANCHES", "set_activation_checkpointing"]
 
@@ -103,7 +104,12 @@ class ScanLayer(nn.Module):
         return new, ranked_weights
 
     def _forward_streamed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The no-grad forward: x (L, d) → as :meth:`forward`."""
+        """The no-grad forward: x (L, d) → as :meth:`forward`, with one (L, d) buffer besides x.
+
+        The branches sum into ``out``; the ranked branch's gate is applied piece by piece
+        inside the stream; the residual is added in place and the LayerNorm written back
+        into the same buffer (in pieces for a long bag).
+        """
         out = torch.zeros_like(x)
         ranked_weights = None
         for kind in self.branches:
@@ -115,9 +121,10 @@ class ScanLayer(nn.Module):
             else:
                 scores = self.scorer.scores(x)  # (L,)
                 order = torch.argsort(scores, descending=True, stable=True)
-                mamba_stream_(mamba, x * torch.sigmoid(scores)[:, None], out, order)
+                mamba_stream_(mamba, x, out, order, scale=torch.sigmoid(scores))
                 ranked_weights = torch.softmax(scores, dim=0)
-        return self.norm(x + out), ranked_weights
+        out += x
+        return rowwise(self.norm, out, out=out), ranked_weights
 
 
 class UnimodalExpert(nn.Module):
@@ -138,8 +145,14 @@ class UnimodalExpert(nn.Module):
         for layer in self.layers:
             layer.branches = tuple(b for b in BRANCHES if b in branches)
 
-    def forward(self, x: torch.Tensor) -> ExpertOutput:
-        """x: (L, d), or a batch of patients (B, L, d) → ExpertOutput."""
+    def forward(self, x: torch.Tensor, project: Callable[[torch.Tensor], torch.Tensor] | None = None) -> ExpertOutput:
+        """x: (L, d), or a batch of patients (B, L, d) → ExpertOutput.
+
+        ``project``: applied to x first (e.g. the patch projection (N, D_in) → (N, d)); done here so
+        the projected tokens are freed as soon as the first layer has read them (long bags).
+        """
+        if project is not None:
+            x = project(x)
         attention = {}
         recompute = self.checkpoint_layers and torch.is_grad_enabled()
         for layer in self.layers:
