@@ -1,4 +1,4 @@
-"""The ``memamba`` command: demo cohort, feature extraction, training, evaluation, prediction, ablations, benchmarks.
+"""The ``memamba`` command: demo cohort, feature extraction, training, evaluation, prediction, ablations, benchmarks, doctor.
 
 Every subcommand's ``--help`` describes its inputs, outputs and an example.
 Bad input (an :class:`~memamba_core.errors.InputError`) prints its message and
@@ -164,11 +164,12 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_extract(args) -> int:
+    from .dist import init_distributed, shutdown_distributed
     from .features import extract_folder, load_encoder
 
-    encoder = load_encoder(args.encoder, args.weights)
+    d = init_distributed()  # under torchrun: the slides are sharded over the ranks, one GPU per rank where there are GPUs
     bar = None
-    if not args.no_progress:
+    if not args.no_progress and d.is_main:
         from tqdm import tqdm
 
         bar = tqdm(total=100, desc="extract", unit="%", file=sys.stderr)
@@ -180,14 +181,21 @@ def _cmd_extract(args) -> int:
             bar.refresh()
 
     try:
+        encoder = load_encoder(args.encoder, args.weights, device=str(d.device))
         report = extract_folder(args.slides, args.out, encoder, batch_size=args.batch_size, progress=progress,
-                                overwrite=args.overwrite)
+                                overwrite=args.overwrite, dist=d)
     finally:
         if bar is not None:
             bar.close()
-    print(f"{len(report.done)} slide(s) extracted, {len(report.skipped)} already done, {len(report.failed)} failed → {args.out}")
-    for sid, why in report.failed.items():
-        print(f"  failed {sid}: {why}", file=sys.stderr)
+        shutdown_distributed(d)
+    if d.is_main:
+        print(f"{len(report.done)} slide(s) extracted, {len(report.skipped)} already done, {len(report.failed)} failed → {args.out}")
+        if d.active:
+            for r in report.ranks:
+                print(f"  rank {r['rank']}: {r['items']} slide(s), {r['done']} extracted, {r['failed']} failed, "
+                      f"{r['units']} patches in {r['seconds']:.1f} s")
+        for sid, why in report.failed.items():
+            print(f"  failed {sid}: {why}", file=sys.stderr)
     return 0 if not report.failed else 1
 
 
@@ -288,6 +296,17 @@ def _cmd_bench(args) -> int:
     return subprocess.call(cmd)
 
 
+def _cmd_doctor(args) -> int:
+    from .doctor import DoctorSizes, format_report, run_doctor
+
+    base = DoctorSizes.quick() if args.quick else DoctorSizes()
+    sizes = dataclasses.replace(base, **{k: v for k, v in (("scan_length", args.scan_length), ("infer_patches", args.infer_patches),
+                                                            ("train_patches", args.train_patches), ("repeats", args.repeats)) if v is not None})
+    report = run_doctor(sizes, devices=args.device, speed=not args.no_speed)
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -323,8 +342,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Tile every slide of a folder (tissue only), encode the patches and write CLAM-layout "
                        "features: OUT/pt_files/<slide>.pt (N x D tensor) and OUT/h5_files/<slide>.h5 (features, coords). "
                        "Slides already extracted with the same encoder are skipped, so an interrupted run resumes. "
-                       "Exit status 1 when some slide failed (each is listed).",
+                       "Exit status 1 when some slide failed (each is listed). Under torchrun the slides are shared out "
+                       "over the ranks (each written by exactly one); OUT must be a folder every rank sees.",
                        epilog="examples:\n  memamba extract /data/slides --out /data/cohort\n"
+                       "  torchrun --nproc_per_node 2 -m memamba_core.cli extract /data/slides --out /data/cohort\n"
                        "  memamba extract /data/slides --out /data/cohort --encoder resnet50_trunc --weights resnet50.safetensors")
     p.add_argument("slides", type=Path, help="folder of whole-slide images (.svs, .tif, .ndpi, …)")
     p.add_argument("--out", type=Path, required=True, help="cohort folder to write pt_files/ and h5_files/ into")
@@ -390,6 +411,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="a few seconds: time forward+backward of the default model on a synthetic bag")
     p.add_argument("--profile", help="demo profile for the benchmark script (default full)")
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("doctor", help="device, backends in use, kernels found (or why not), and a short speed table", formatter_class=raw,
+                       description="Print the device (CPU, GPUs), the scan backend per device, the kernels found or why not "
+                       "(fused CPU scan, mamba-ssm, causal-conv1d), the slide readers, and the time of a scan forward/backward, "
+                       "one inference and one training step of the default ME-Mamba on synthetic data, per device.",
+                       epilog="examples:\n  memamba doctor\n  memamba doctor --quick --json\n"
+                       "  memamba doctor --device cuda --infer-patches 100000")
+    p.add_argument("--quick", action="store_true", help="small sizes (L = 2,000 scan, N = 2,000 inference, N = 1,500 step): seconds")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--device", nargs="+", help="devices to time (default: cpu, plus cuda where available)")
+    p.add_argument("--no-speed", action="store_true", help="facts only, no speed table")
+    p.add_argument("--scan-length", type=int, help="L of the scan rows (default 20,000)")
+    p.add_argument("--infer-patches", type=int, help="N of the inference row (default 20,000)")
+    p.add_argument("--train-patches", type=int, help="N of the training-step row (default 15,000)")
+    p.add_argument("--repeats", type=int, help="timed runs per row, median reported (default 3)")
+    p.set_defaults(func=_cmd_doctor)
     return top
 
 

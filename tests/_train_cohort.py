@@ -115,17 +115,9 @@ def write_truth(root: Path) -> None:
 def train_two_processes(cohort: Path, out: Path, args: list[str]):
     """``torchrun --standalone --nproc_per_node 2 -m memamba_core.cli train COHORT --out OUT ARGS`` with a clean
     distributed environment and one OpenMP thread per process; returns the CompletedProcess."""
-    import os
-    import subprocess
-    import sys
+    from tests._torchrun import torchrun
 
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
-    env["OMP_NUM_THREADS"] = "1"
-    return subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "-m", "memamba_core.cli", "train", str(cohort), "--out", str(out), *args],
-        capture_output=True, text=True, timeout=400, env=env,
-    )
+    return torchrun(["-m", "memamba_core.cli", "train", str(cohort), "--out", str(out), *args])
 
 
 def assert_two_processes_match_one(cohort: Path, tmp_path: Path, args: list[str]):

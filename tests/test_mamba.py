@@ -77,7 +77,7 @@ def test_cuda_block_matches_torch_block_and_mamba_ssm():
     torch.testing.assert_close(y_cuda, y_torch, rtol=2e-3, atol=2e-3)
     torch.testing.assert_close(theirs(x), y_torch, rtol=2e-3, atol=2e-3)
     if HAS_CAUSAL_CONV1D:
-        u = torch.randn(2, 128, 300, device="cuda")  # (B, E, L)
+        u = torch.randn(2, 300, 128, device="cuda")  # (B, L, E), as the block passes it
         torch.testing.assert_close(block._conv(u, True), block._conv(u, False), rtol=1e-4, atol=1e-4)
 
 

@@ -45,7 +45,7 @@ def _values_and_grads(fn, args, softplus, seed=1):
     leaves = [a.clone().requires_grad_() if a is not None else None for a in args]
     u, delta, A, B, C, D, z, bias = leaves
     y = fn(u, delta, A, B, C, D=D, z=z, delta_bias=bias, delta_softplus=softplus)
-    g = torch.randn(y.shape, generator=torch.Generator().manual_seed(seed), dtype=y.dtype)
+    g = torch.randn(y.shape, generator=torch.Generator().manual_seed(seed), dtype=y.dtype).to(y.device)
     present = [x for x in leaves if x is not None]
     grads = torch.autograd.grad(y, present, g)
     return y.detach(), grads

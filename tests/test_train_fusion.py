@@ -39,7 +39,7 @@ class _Example:
 def _passes(model, p: float, n: int = 400, seed: int = 0) -> Counter:
     rng = np.random.default_rng(seed)
     for _ in range(n):
-        _forward(model, _Example(), torch.device("cpu"), 8, rng, p)
+        _forward(model, _Example(), _Example().features(), torch.device("cpu"), 8, rng, p)
     return Counter(model.seen)
 
 
@@ -65,11 +65,11 @@ def test_off_or_unimodal_models_always_see_what_they_use():
 def test_off_leaves_the_random_draws_of_earlier_versions_unchanged():
     """p = 0 must not consume random numbers: old runs (and the shipped demo checkpoint) stay reproducible."""
     a, b = np.random.default_rng(3), np.random.default_rng(3)
-    _forward(_Recorder(), _Example(), torch.device("cpu"), 8, a, 0.0)
-    _forward(_Recorder(), _Example(), torch.device("cpu"), 8, b, 0.0)
+    _forward(_Recorder(), _Example(), _Example().features(), torch.device("cpu"), 8, a, 0.0)
+    _forward(_Recorder(), _Example(), _Example().features(), torch.device("cpu"), 8, b, 0.0)
     assert a.random() == b.random()
     c = np.random.default_rng(3)
-    _forward(_Recorder(), _Example(), torch.device("cpu"), 8, c, 0.3)
+    _forward(_Recorder(), _Example(), _Example().features(), torch.device("cpu"), 8, c, 0.3)
     assert c.random() != np.random.default_rng(3).random()
 
 

@@ -8,7 +8,8 @@ batches of patches → encoder → ``(N, D)`` features, written to
 * ``<out>/pt_files/<slide_id>.pt`` — the same features as a (N, D) float32 tensor.
 
 Both are written atomically, ``.h5`` first; a slide whose two files exist and whose ``.h5``
-names the same encoder is done, so an interrupted run resumes where it stopped.
+names the same encoder is done, so an interrupted run resumes where it stopped. Under
+torchrun the slides are sharded over the ranks (:func:`extract_folder`), one writer per slide.
 ``slide_id`` is the file name without its slide extension.
 """
 
@@ -21,8 +22,10 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 
+from ..dist import Dist
 from ..errors import InputError
 from ..paths import atomic_write
+from ..sharding import Outcome, run_sharded
 from ..slides.clam_h5 import read_clam_h5, write_clam_h5
 from ..slides.patches import iter_patch_batches
 from ..slides.reader import SLIDE_EXTENSIONS, Slide, open_slide
@@ -95,26 +98,19 @@ def is_done(out_dir: str | Path, slide_id: str, encoder: Encoder) -> bool:
 
 @dataclass
 class ExtractionReport:
-    """What :func:`extract_folder` did: slide ids extracted, skipped (already done), failed (id → reason)."""
+    """What :func:`extract_folder` did: slide ids extracted, skipped (already done), failed (id → reason),
+    patches per extracted slide, and per rank (torchrun) ``{"rank", "items", "done", "failed", "units", "seconds"}``."""
 
     out_dir: Path
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     n_patches: dict[str, int] = field(default_factory=dict)
+    ranks: list[dict] = field(default_factory=list)
 
 
-def extract_folder(
-    slides: str | Path | Iterable[str | Path], out_dir: str | Path, encoder: Encoder, *,
-    tiling: TilingConfig = TilingConfig(), batch_size: int = 64, progress: Progress | None = None,
-    overwrite: bool = False, backend: str = "auto",
-) -> ExtractionReport:
-    """Extract features of every slide in a folder (or a list of slide files) into ``out_dir``.
-
-    Slides already done (:func:`is_done`) are skipped unless ``overwrite``. A slide that cannot be
-    read, or has no tissue patch, is recorded in ``report.failed`` and the run goes on.
-    ``progress(fraction, message)`` is called as patches are encoded.
-    """
+def _slide_paths(slides: str | Path | Iterable[str | Path]) -> tuple[list[Path], list[str]]:
+    """(slide files, their slide ids) of a folder or a list of files; InputError on an empty folder or a repeated id."""
     if isinstance(slides, (str, Path)):
         paths = list_slides(slides)
         if not paths:
@@ -125,29 +121,47 @@ def extract_folder(
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
         raise InputError(f"slides {', '.join(dup)} appear twice (same name, different extension or folder); rename one.")
+    return paths, ids
+
+
+def extract_folder(
+    slides: str | Path | Iterable[str | Path], out_dir: str | Path, encoder: Encoder, *,
+    tiling: TilingConfig = TilingConfig(), batch_size: int = 64, progress: Progress | None = None,
+    overwrite: bool = False, backend: str = "auto", dist: Dist | None = None,
+) -> ExtractionReport:
+    """Extract features of every slide in a folder (or a list of slide files) into ``out_dir``.
+
+    Slides already done (:func:`is_done`) are skipped unless ``overwrite``. A slide that cannot be
+    read, or has no tissue patch, is recorded in ``report.failed`` and the run goes on.
+    ``progress(fraction, message)`` is called as patches are encoded (on rank 0 under torchrun,
+    with the slides finished per rank as the message).
+
+    Under torchrun (``dist`` from :func:`memamba_core.dist.init_distributed`) the slides are
+    sharded over the ranks by :func:`memamba_core.sharding.run_sharded` (balanced by file size,
+    deterministic): each slide is encoded and written by exactly one rank, and every rank returns
+    the same report. The encoder computes the same features whichever rank runs a slide, so the
+    files equal a one-process run's (same encoder device and thread count: byte for byte).
+    """
+    paths, ids = _slide_paths(slides)
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}.")
-    report = ExtractionReport(out_dir=Path(out_dir))
-    total = len(paths)
-    for k, (path, sid) in enumerate(zip(paths, ids)):
-        if not overwrite and is_done(out_dir, sid, encoder):
-            report.skipped.append(sid)
-            if progress is not None:
-                progress((k + 1) / total, f"{sid}: already done")
-            continue
-        sub = None if progress is None else (lambda f, m, k=k: progress((k + f) / total, m))
+    by_id = dict(zip(ids, paths))
+
+    def work(sid: str, tick) -> Outcome:
+        path = by_id[sid]
         try:
             with open_slide(path, backend=backend) as slide:
-                feats, grid = extract_slide(slide, encoder, tiling, batch_size, sub)
+                feats, grid = extract_slide(slide, encoder, tiling, batch_size, tick)
         except InputError as err:
-            report.failed[sid] = str(err)
-            continue
+            return Outcome(False, detail=str(err))
         if len(grid) == 0:
-            report.failed[sid] = f"{path}: no tissue patch found (mask threshold {grid.mask.threshold:.0f}); nothing written."
-            continue
+            return Outcome(False, detail=f"{path}: no tissue patch found (mask threshold {grid.mask.threshold:.0f}); nothing written.")
         write_features(out_dir, sid, feats, grid, encoder)
-        report.done.append(sid)
-        report.n_patches[sid] = len(grid)
-        if progress is not None:
-            progress((k + 1) / total, f"{sid}: {len(grid)} patches")
-    return report
+        return Outcome(True, units=len(grid))
+
+    show = None if progress is None else (lambda p: progress(p.fraction, p.message))
+    done = None if overwrite else (lambda sid: is_done(out_dir, sid, encoder))
+    sizes = [p.stat().st_size if p.is_file() else 0 for p in paths]
+    rep = run_sharded(ids, work, dist=dist, done=done, cost=sizes, progress=show)
+    return ExtractionReport(out_dir=Path(out_dir), done=rep.done, skipped=rep.skipped, failed=rep.failed,
+                            n_patches=rep.units, ranks=rep.ranks)

@@ -14,21 +14,30 @@ The ranked branch's outputs are scattered back to the original token order, so
 the layer is permutation-equivariant in that branch. The scorer (gated ABMIL)
 cannot learn through ``argsort``; it learns through the sigmoid gate on the
 tokens it ranks. The expert ends with gated attention pooling.
+
+Activation checkpointing (:func:`set_activation_checkpointing`, the trainer's
+``TrainConfig.activation_checkpointing``): with autograd on, each layer keeps only
+its input and recomputes its branches in backward (``torch.utils.checkpoint``,
+non-reentrant). A layer has no dropout, so the recomputation is exact: same
+values and gradients, and the (L, E) intermediates of the three Mamba branches
+are not held from forward to backward.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from ..ssm import Mamba
 from ..ssm.inference import STREAMED_BACKENDS, mamba_stream_
 from ..ssm.selective_scan import resolve_backend
-from .layers import GatedAttention
+from .layers import GatedAttention, rowwise
 
-__all__ = ["ScanLayer", "UnimodalExpert", "ExpertOutput", "BRANCHES"]
+__all__ = ["ScanLayer", "UnimodalExpert", "ExpertOutput", "BRANCHES", "set_activation_checkpointing"]
 
 BRANCHES = ("forward", "reverse", "ranked")
 
@@ -95,7 +104,12 @@ class ScanLayer(nn.Module):
         return new, ranked_weights
 
     def _forward_streamed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The no-grad forward: x (L, d) → as :meth:`forward`."""
+        """The no-grad forward: x (L, d) → as :meth:`forward`, with one (L, d) buffer besides x.
+
+        The branches sum into ``out``; the ranked branch's gate is applied piece by piece
+        inside the stream; the residual is added in place and the LayerNorm written back
+        into the same buffer (in pieces for a long bag).
+        """
         out = torch.zeros_like(x)
         ranked_weights = None
         for kind in self.branches:
@@ -107,9 +121,10 @@ class ScanLayer(nn.Module):
             else:
                 scores = self.scorer.scores(x)  # (L,)
                 order = torch.argsort(scores, descending=True, stable=True)
-                mamba_stream_(mamba, x * torch.sigmoid(scores)[:, None], out, order)
+                mamba_stream_(mamba, x, out, order, scale=torch.sigmoid(scores))
                 ranked_weights = torch.softmax(scores, dim=0)
-        return self.norm(x + out), ranked_weights
+        out += x
+        return rowwise(self.norm, out, out=out), ranked_weights
 
 
 class UnimodalExpert(nn.Module):
@@ -123,19 +138,35 @@ class UnimodalExpert(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(ScanLayer(d, d_state, d_conv, expand) for _ in range(n_layers))
         self.pool = GatedAttention(d)
+        self.checkpoint_layers = False  # recompute each layer in backward (set_activation_checkpointing)
 
     def set_branches(self, branches: tuple[str, ...]) -> None:
         """Switch scan branches on/off (names from :data:`BRANCHES`)."""
         for layer in self.layers:
             layer.branches = tuple(b for b in BRANCHES if b in branches)
 
-    def forward(self, x: torch.Tensor) -> ExpertOutput:
-        """x: (L, d), or a batch of patients (B, L, d) → ExpertOutput."""
+    def forward(self, x: torch.Tensor, project: Callable[[torch.Tensor], torch.Tensor] | None = None) -> ExpertOutput:
+        """x: (L, d), or a batch of patients (B, L, d) → ExpertOutput.
+
+        ``project``: applied to x first (e.g. the patch projection (N, D_in) → (N, d)); done here so
+        the projected tokens are freed as soon as the first layer has read them (long bags).
+        """
+        if project is not None:
+            x = project(x)
         attention = {}
+        recompute = self.checkpoint_layers and torch.is_grad_enabled()
         for layer in self.layers:
-            x, ranked = layer(x)
+            x, ranked = checkpoint(layer, x, use_reentrant=False) if recompute else layer(x)
             if ranked is not None:
                 attention["ranked"] = ranked
         pooled, weights = self.pool(x)
         attention["pool"] = weights
         return ExpertOutput(tokens=x, pooled=pooled, attention=attention)
+
+
+def set_activation_checkpointing(model: nn.Module, on: bool) -> int:
+    """Switch activation checkpointing of every :class:`UnimodalExpert`'s layers in ``model``; returns how many experts."""
+    experts = [m for m in model.modules() if isinstance(m, UnimodalExpert)]
+    for m in experts:
+        m.checkpoint_layers = bool(on)
+    return len(experts)

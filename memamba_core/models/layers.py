@@ -9,7 +9,28 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["GatedAttention", "patch_projection", "snn_block", "GenomicEncoder", "risk_mlp"]
+__all__ = ["GatedAttention", "patch_projection", "snn_block", "GenomicEncoder", "risk_mlp", "rowwise", "NO_GRAD_ROWS"]
+
+NO_GRAD_ROWS = 16384  # rows per piece when a long bag is evaluated without autograd (bounds the (L, ·) temporaries)
+
+
+def rowwise(fn, x: torch.Tensor, out: torch.Tensor | None = None, rows: int | None = None) -> torch.Tensor:
+    """``fn(x)`` for a row-independent ``fn`` (per-token MLP, LayerNorm, scorer), x: (L, …) → (L, …).
+
+    Without autograd and for L > ``rows`` (default :data:`NO_GRAD_ROWS`), computed ``rows`` rows at a time into one output
+    (``out`` if given — it may be ``x`` itself — else a new tensor), so fn's intermediates
+    never exist for the whole sequence: the same rows, O(rows) extra memory instead of
+    O(L). With autograd on, or for a short x, simply ``fn(x)`` (and ``out`` is not used).
+    """
+    n, rows = x.shape[0], rows or NO_GRAD_ROWS
+    if torch.is_grad_enabled() or n <= rows:
+        return fn(x)
+    for i in range(0, n, rows):
+        part = fn(x[i : i + rows])
+        if out is None:
+            out = part.new_empty((n, *part.shape[1:]))
+        out[i : i + rows] = part
+    return out
 
 
 class GatedAttention(nn.Module):
@@ -26,7 +47,12 @@ class GatedAttention(nn.Module):
         self.w = nn.Linear(hidden, 1)
 
     def scores(self, x: torch.Tensor) -> torch.Tensor:
-        """Raw scores. x: (…, L, d) → (…, L)."""
+        """Raw scores. x: (…, L, d) → (…, L); one long bag (L, d) without autograd in pieces (:func:`rowwise`)."""
+        if x.ndim == 2:
+            return rowwise(self._scores, x)
+        return self._scores(x)
+
+    def _scores(self, x: torch.Tensor) -> torch.Tensor:
         return self.w(self.V(x) * self.U(x)).squeeze(-1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

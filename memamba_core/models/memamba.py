@@ -17,7 +17,7 @@ import torch
 from .base import SurvivalModel
 from .config import ModelConfig
 from .experts import UnimodalExpert
-from .layers import GatedAttention, GenomicEncoder, patch_projection, risk_mlp
+from .layers import GatedAttention, GenomicEncoder, patch_projection, risk_mlp, rowwise
 from .output import SurvivalOutput, make_output
 from .registry import register_model
 from .synergy import SynergisticExpert
@@ -56,6 +56,10 @@ class MEMamba(SurvivalModel):
         self.synergy.interleave = cfg.interleave
         self.synergy.mmd_weight = cfg.mmd_weight
 
+    def _project_patches(self, path: torch.Tensor) -> torch.Tensor:
+        """(N, D_in) → (N, d) tokens; a long bag without autograd in pieces (:func:`~.layers.rowwise`)."""
+        return rowwise(self.path_proj, path)
+
     def genomic_input_weights(self) -> list[torch.nn.Parameter]:
         return self.omic_proj.input_weights()
 
@@ -73,7 +77,7 @@ class MEMamba(SurvivalModel):
         plan = None
         mmd = None
         if path is not None:
-            p = self.path_expert(self.path_proj(path))
+            p = self.path_expert(path, project=self._project_patches)
             pooled["pathology"] = p.pooled
             attention.update({f"pathology/{k}": v for k, v in p.attention.items()})
         if omics is not None:

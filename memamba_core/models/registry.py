@@ -66,6 +66,11 @@ _CHOICES: dict[str, dict[str, str]] = {
         "last": "report the model after the last epoch",
         "inner_val": "the best epoch on an inner split of the training fold",
     },
+    "autocast": {
+        "off": "full precision (float32)",
+        "bf16": "bfloat16 autocast on CUDA (not applied on CPU)",
+        "fp16": "float16 autocast on CUDA with loss scaling (not applied on CPU)",
+    },
     "folds": {
         "auto": "the cohort's split files if it has them, else generated folds",
         "splits": "the cohort's split files (an error without them)",
@@ -155,7 +160,7 @@ def backend_choices() -> tuple[str, ...]:
 
 
 def choices(field: str) -> tuple[str, ...]:
-    """Allowed values of a string field: ``model``, ``backend``, ``ot``, ``modalities``, ``optimizer``, ``selection``, ``folds``."""
+    """Allowed values of a string field: ``model``, ``backend``, ``ot``, ``modalities``, ``optimizer``, ``selection``, ``autocast``, ``folds``."""
     if field == "model":
         return model_names()
     if field == "backend":

@@ -65,9 +65,10 @@ def _add_rows_(out: torch.Tensor, rows: torch.Tensor, order, p0: int, p1: int) -
 
 @torch.no_grad()
 def mamba_stream_(
-    block, src: torch.Tensor, out: torch.Tensor, order: torch.Tensor | str | None = None, rows: int | None = None
+    block, src: torch.Tensor, out: torch.Tensor, order: torch.Tensor | str | None = None, rows: int | None = None,
+    scale: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """``out[order] += block(src[order][None])[0]``, streamed (see module docstring).
+    """``out[order] += block((src * scale[:, None])[order][None])[0]``, streamed (see module docstring).
 
     Args:
         block: a :class:`~memamba_core.ssm.mamba.Mamba`.
@@ -76,6 +77,8 @@ def mamba_stream_(
         order: None (scan src as is), ``"reverse"`` (scan it back to front), or an (L,)
             permutation (scan src[order]).
         rows: P, tokens per piece (default :data:`PIECE_ROWS`).
+        scale: (L,) per-token factor applied to each piece's rows (the ranked branch's gate),
+            so no scaled (L, d) copy of ``src`` is made; None = 1.
 
     Returns:
         ``out``.
@@ -106,6 +109,8 @@ def mamba_stream_(
         p1 = min(p0 + piece, n_tokens)
         n = p1 - p0
         part = _rows(src, order, p0, p1)  # (n, d)
+        if scale is not None:
+            part = part * _rows(scale[:, None], order, p0, p1)
         if b_in is None:
             xzp = torch.mm(part, w_in, out=xz[:n])
         else:

@@ -60,7 +60,10 @@ class TrainConfig:
     seed: int = 0  # model init, patient order, dropout, patch subsampling
     selection: str = "last"  # last: report the last epoch | inner_val: best epoch on an inner split of the training fold
     inner_val_fraction: float = 0.2  # share of the training fold carved out when selection = inner_val
-    max_train_patches: int = 4096  # random subsample of longer bags during training (0 = all patches)
+    max_train_patches: int = 4096  # random subsample of longer bags during training, drawn afresh each pass, spatial order kept; inference sees all (0 = all patches)
+    activation_checkpointing: bool = False  # recompute the experts' scan layers in backward instead of storing their activations (less memory on long bags, same gradients)
+    autocast: str = "off"  # off | bf16 | fp16: mixed precision on CUDA (fp16 with loss scaling); on CPU not applied, and the run log says so
+    prefetch_bags: int = 0  # bags a background thread reads ahead of the model (0 = read each bag when it is needed)
     n_bins: int = 4  # K time bins (quartiles of uncensored training times); overrides model.n_bins
     num_threads: int = 0  # torch CPU threads (0 = torch's default)
     folds: str = "auto"  # auto: the cohort's split files if any, else generated | splits | generated
@@ -76,7 +79,7 @@ class TrainConfig:
         """Raise InputError naming the field and the allowed values."""
         checks = [
             (getattr(self, name) in choices(name), f"{name} must be one of {', '.join(choices(name))}, got {getattr(self, name)!r}")
-            for name in ("optimizer", "selection", "folds")  # the choice fields (models.registry)
+            for name in ("optimizer", "selection", "autocast", "folds")  # the choice fields (models.registry)
         ] + [
             (self.lr > 0, f"lr must be > 0, got {self.lr}"),
             (self.weight_decay >= 0, f"weight_decay must be ≥ 0, got {self.weight_decay}"),
@@ -90,6 +93,8 @@ class TrainConfig:
             (self.l1_genomic >= 0, f"l1_genomic must be ≥ 0 (0 = off), got {self.l1_genomic}"),
             (0 < self.inner_val_fraction < 0.5, f"inner_val_fraction must be in (0, 0.5), got {self.inner_val_fraction}"),
             (self.max_train_patches >= 0, f"max_train_patches must be ≥ 0 (0 = all), got {self.max_train_patches}"),
+            (isinstance(self.activation_checkpointing, bool), f"activation_checkpointing must be true or false, got {self.activation_checkpointing!r}"),
+            (isinstance(self.prefetch_bags, int) and self.prefetch_bags >= 0, f"prefetch_bags must be an integer ≥ 0 (0 = off), got {self.prefetch_bags!r}"),
             (self.n_bins >= 2, f"n_bins must be ≥ 2, got {self.n_bins}"),
             (self.num_threads >= 0, f"num_threads must be ≥ 0, got {self.num_threads}"),
             (self.n_folds >= 2, f"n_folds must be ≥ 2, got {self.n_folds}"),

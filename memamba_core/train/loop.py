@@ -31,6 +31,16 @@ alone before the fused prediction is trained; the aggregation gets no gradient t
 All three counter a jointly trained model that lets one modality carry the loss
 (docs/training.md, "Demo acceptance", has what each did on the demo).
 
+Large bags (docs/scale.md): ``max_train_patches`` = M — each training pass of a
+patient with more than M patches sees a fresh random subset of M (keyed like the
+rest, kept in spatial order); evaluation always sees the whole bag.
+``activation_checkpointing`` — the experts' scan layers are recomputed in backward
+(:func:`~memamba_core.models.experts.set_activation_checkpointing`): same gradients,
+less memory. ``autocast`` — bf16 / fp16 on CUDA, fp16 with loss scaling
+(:mod:`.precision`); not applied elsewhere, which the epoch records say.
+``prefetch_bags`` — the epoch's bags are read by a background thread in this rank's
+pass order (:mod:`.prefetch`): the same tensors in the same order, so the same run.
+
 Selection (``TrainConfig.selection``):
 * ``last`` — the model after the last epoch. The reported validation fold is
   never looked at to choose anything.
@@ -41,6 +51,7 @@ Selection (``TrainConfig.selection``):
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -52,11 +63,14 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..models.experts import set_activation_checkpointing
 from ..survival.discrete import hazards_from_logits, nll_loss, risk_from_survival, survival_from_hazards
 from ..survival.metrics import concordance
 from .config import TrainConfig
 from .distributed import Dist, no_sync
 from .examples import Example, subsample_patches
+from .precision import Precision
+from .prefetch import Prefetcher
 
 __all__ = ["FitResult", "fit_fold", "predict_examples", "split_inner", "patient_key", "soft_threshold"]
 
@@ -70,9 +84,9 @@ def _seed_torch(key: np.random.SeedSequence) -> None:
     torch.manual_seed(int(key.generate_state(1, dtype=np.uint64)[0] & 0x7FFFFFFFFFFFFFFF))
 
 
-def _forward(model: nn.Module, ex: Example, device: torch.device, max_patches: int, rng: np.random.Generator | None,
-             modality_dropout: float = 0.0):
-    feats = ex.features()
+def _forward(model: nn.Module, ex: Example, feats: torch.Tensor | None, device: torch.device, max_patches: int,
+             rng: np.random.Generator | None, modality_dropout: float = 0.0):
+    """One pass of ``ex`` with its bag ``feats`` (N, D_in) (or None); training passes (``rng``) subsample and drop."""
     if feats is not None:
         if rng is not None:
             feats = subsample_patches(feats, max_patches, rng)
@@ -152,7 +166,7 @@ def predict_examples(model: nn.Module, examples: list[Example], d: Dist) -> tupl
                 local[i] = (float(risk[j]), surv[j].float().cpu().numpy())
     else:
         for i in mine:
-            out = _forward(module, examples[i], d.device, 0, None)
+            out = _forward(module, examples[i], examples[i].features(), d.device, 0, None)
             local[i] = (float(out.risk), out.survival.detach().float().cpu().numpy())
     merged = {}
     for part in d.gather(local):
@@ -212,33 +226,42 @@ def soft_threshold(weights: list[torch.Tensor], tau: float) -> None:
 _STEP_TAG = 15485863  # keeps a batched step's RNG key apart from the per-patient keys
 
 
-def _accumulated_step(model, examples, step, cfg: TrainConfig, fold: int, epoch: int, d: Dist) -> tuple[float, dict[int, float]]:
+def _rank_passes(step, d: Dist) -> list[tuple[int, bool]]:
+    """This rank's passes of one step: (patient index, real?) — its share of ``step``, dealt round-robin,
+    padded with zero-weighted passes of ``step[0]`` so every rank runs ⌈|step| / world⌉ passes."""
+    local = [int(i) for i in step[d.rank :: d.world]]
+    m = math.ceil(len(step) / d.world)
+    return [(local[j], True) if j < len(local) else (int(step[0]), False) for j in range(m)]
+
+
+def _accumulated_step(model, examples, step, cfg: TrainConfig, fold: int, epoch: int, d: Dist, prec: Precision,
+                      bags: Prefetcher | None) -> tuple[float, dict[int, float]]:
     """One pass per patient of ``step`` (this rank's share), losses scaled by world/|step| and accumulated.
 
+    ``bags``: the epoch's prefetched bags (None: each read when its pass starts).
     Returns (sum of this rank's patient losses, {patient index: train-mode risk}).
     """
-    n_step = len(step)
-    local = list(step[d.rank :: d.world])
-    m = math.ceil(n_step / d.world)
-    scale = d.world / n_step
+    scale = d.world / len(step)
+    passes = _rank_passes(step, d)
     loss_sum, risks = 0.0, {}
-    for j in range(m):
-        real = j < len(local)
-        i = int(local[j]) if real else int(step[0])
+    for j, (i, real) in enumerate(passes):
         key = patient_key(cfg.seed, fold, epoch, i)
         _seed_torch(key)
         rng = np.random.default_rng(key)
-        with no_sync(model, skip=j < m - 1):
-            out = _forward(model, examples[i], d.device, cfg.max_train_patches, rng, cfg.modality_dropout)
-            loss = _loss(out, examples[i], cfg, d.device, epoch)
-            (loss * (scale if real else 0.0)).backward()
+        feats = examples[i].features() if bags is None else bags.get(i)
+        with no_sync(model, skip=j < len(passes) - 1):
+            with prec.autocast():
+                out = _forward(model, examples[i], feats, d.device, cfg.max_train_patches, rng, cfg.modality_dropout)
+                loss = _loss(out, examples[i], cfg, d.device, epoch)
+            prec.backward(loss * (scale if real else 0.0))
         if real:
             loss_sum += float(loss.detach())
             risks[i] = float(out.risk.detach())
     return loss_sum, risks
 
 
-def _batched_step(model, examples, step, cfg: TrainConfig, fold: int, epoch: int, d: Dist, n_step_index: int) -> tuple[float, dict[int, float]]:
+def _batched_step(model, examples, step, cfg: TrainConfig, fold: int, epoch: int, d: Dist, n_step_index: int,
+                  prec: Precision) -> tuple[float, dict[int, float]]:
     """This rank's share of ``step`` in one ``genomics_logits`` pass; as :func:`_accumulated_step`.
 
     The mean loss of the B local patients is scaled by B·world/|step| (= the sum
@@ -250,17 +273,28 @@ def _batched_step(model, examples, step, cfg: TrainConfig, fold: int, epoch: int
     local = [int(i) for i in step[d.rank :: d.world]]
     batch = [examples[i] for i in (local or [int(step[0])])]
     _seed_torch(patient_key(cfg.seed, fold, epoch, _STEP_TAG, n_step_index, d.rank))
-    logits = module.genomics_logits(_stack_omics(batch, d.device))  # (B, K)
     y = torch.tensor([e.bin for e in batch], device=d.device)
     c = torch.tensor([e.censorship for e in batch], device=d.device)
-    loss = nll_loss(logits, y, c, alpha=cfg.alpha_surv)  # mean over the B patients
-    (loss * (len(local) * d.world / len(step))).backward()
+    with prec.autocast():
+        logits = module.genomics_logits(_stack_omics(batch, d.device))  # (B, K)
+        loss = nll_loss(logits, y, c, alpha=cfg.alpha_surv)  # mean over the B patients
+    prec.backward(loss * (len(local) * d.world / len(step)))
     d.average_gradients(module.parameters())
     risk = risk_from_survival(survival_from_hazards(hazards_from_logits(logits.detach())))
     return float(loss.detach()) * len(local), {i: float(r) for i, r in zip(local, risk)}
 
 
-def _run_epoch(model, opt, examples, cfg: TrainConfig, fold: int, epoch: int, d: Dist, on_step) -> tuple[float, dict[int, float]]:
+def _prefetcher(examples, order, cfg: TrainConfig, d: Dist, batched: bool) -> Prefetcher | None:
+    """The epoch's bags read ahead in this rank's pass order (None when off or nothing to read)."""
+    if cfg.prefetch_bags <= 0 or batched or not any(e.use_path for e in examples):
+        return None
+    G = cfg.grad_accum
+    plan = [i for s in range(0, len(order), G) for i, _ in _rank_passes(order[s : s + G], d)]
+    return Prefetcher(lambda i: examples[i].features(), plan, cfg.prefetch_bags)
+
+
+def _run_epoch(model, opt, examples, cfg: TrainConfig, fold: int, epoch: int, d: Dist, on_step,
+               prec: Precision) -> tuple[float, dict[int, float]]:
     """One pass over ``examples``; returns (mean loss over patients, {patient index: train-mode risk})."""
     n = len(examples)
     order = np.random.default_rng(patient_key(cfg.seed, fold, epoch, 104729)).permutation(n)
@@ -268,21 +302,23 @@ def _run_epoch(model, opt, examples, cfg: TrainConfig, fold: int, epoch: int, d:
     batched = cfg.batch_genomics and _batchable(getattr(model, "module", model), examples)
     loss_sum, count, risks = 0.0, 0, {}
     model.train()
-    for s in range(0, n, G):
-        step = order[s : s + G]
-        if batched:
-            part, step_risks = _batched_step(model, examples, step, cfg, fold, epoch, d, s // G)
-        else:
-            part, step_risks = _accumulated_step(model, examples, step, cfg, fold, epoch, d)
-        loss_sum += part
-        count += len(step_risks)
-        risks.update(step_risks)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        if cfg.l1_genomic > 0:
-            soft_threshold(getattr(model, "module", model).genomic_input_weights(), cfg.lr * cfg.l1_genomic)
-        if on_step is not None:
-            on_step(len(step), loss_sum / max(count, 1))
+    bags = _prefetcher(examples, order, cfg, d, batched)
+    with bags if bags is not None else contextlib.nullcontext():
+        for s in range(0, n, G):
+            step = order[s : s + G]
+            if batched:
+                part, step_risks = _batched_step(model, examples, step, cfg, fold, epoch, d, s // G, prec)
+            else:
+                part, step_risks = _accumulated_step(model, examples, step, cfg, fold, epoch, d, prec, bags)
+            loss_sum += part
+            count += len(step_risks)
+            risks.update(step_risks)
+            stepped = prec.step(opt)
+            opt.zero_grad(set_to_none=True)
+            if stepped and cfg.l1_genomic > 0:
+                soft_threshold(getattr(model, "module", model).genomic_input_weights(), cfg.lr * cfg.l1_genomic)
+            if on_step is not None:
+                on_step(len(step), loss_sum / max(count, 1))
     total = d.sum([loss_sum, float(count)])
     merged = {}
     for part in d.gather(risks):
@@ -314,11 +350,13 @@ def fit_fold(
         train, inner = split_inner(train, cfg.inner_val_fraction, cfg.seed, fold)
     opt = _make_optimizer(model, cfg)
     module = getattr(model, "module", model)
+    prec = Precision.for_device(cfg.autocast, d.device)
+    notes = _option_notes(module, cfg, prec)
     best = (-math.inf, None, cfg.epochs)
     history = []
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
-        loss, risks = _run_epoch(model, opt, train, cfg, fold, epoch, d, on_step)
+        loss, risks = _run_epoch(model, opt, train, cfg, fold, epoch, d, on_step, prec)
         idx = sorted(risks)
         rec = {
             "event": "epoch",
@@ -327,6 +365,7 @@ def fit_fold(
             "epochs": cfg.epochs,
             "loss": loss,
             "train_c_index": _c_index([train[i].time for i in idx], [train[i].censorship for i in idx], [risks[i] for i in idx]),
+            **notes,
         }
         if inner:
             r, _ = predict_examples(module, inner, d)
@@ -341,7 +380,20 @@ def fit_fold(
         history.append(rec)
         if log is not None:
             log(rec)
+    set_activation_checkpointing(module, False)
     if best[1] is not None:
         module.load_state_dict(best[1])
         return FitResult(best[1], best[2], history)
     return FitResult(copy.deepcopy(module.state_dict()), cfg.epochs, history)
+
+
+def _option_notes(module: nn.Module, cfg: TrainConfig, prec: Precision) -> dict[str, str]:
+    """Switch the large-bag options on ``module``; what the epoch records say about them (nothing when off)."""
+    notes = {}
+    if cfg.autocast != "off":
+        notes["autocast"] = prec.note
+    if cfg.activation_checkpointing:
+        n = set_activation_checkpointing(module, True)
+        notes["activation_checkpointing"] = (f"the layers of {n} expert(s) recomputed in backward" if n
+                                             else "not applied: this model has no expert scan layers")
+    return notes

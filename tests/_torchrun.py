@@ -1,0 +1,42 @@
+"""Launch a command under torchrun (``python -m torch.distributed.run --standalone``) from a test.
+
+A clean distributed environment (no inherited ``RANK``/``WORLD_SIZE``/…) and one OpenMP
+thread per process, so results do not depend on the machine's core count.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+_DIST_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR", "MASTER_PORT",
+             "TORCHELASTIC_RUN_ID")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without torchrun's variables, with ``OMP_NUM_THREADS=1`` and ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k not in _DIST_ENV}
+    env["OMP_NUM_THREADS"] = "1"
+    env.update(extra)
+    return env
+
+
+def torchrun_command(target: list[str], nproc: int = 2) -> list[str]:
+    """``python -m torch.distributed.run --standalone --nproc_per_node N TARGET…`` as an argv list.
+
+    ``target``: ``["-m", "memamba_core.cli", "train", …]`` or ``[script.py, args…]``.
+    """
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc), *target]
+
+
+def torchrun(target: list[str], nproc: int = 2, timeout: float = 400, **env: str) -> subprocess.CompletedProcess:
+    """Run :func:`torchrun_command` to the end; returns the CompletedProcess (text stdout/stderr)."""
+    return subprocess.run(torchrun_command(target, nproc), capture_output=True, text=True, timeout=timeout,
+                          env=clean_env(**env))
+
+
+def memamba(args: list[str], timeout: float = 400, **env: str) -> subprocess.CompletedProcess:
+    """``python -m memamba_core.cli ARGS`` in one fresh process with the same clean environment."""
+    return subprocess.run([sys.executable, "-m", "memamba_core.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env=clean_env(**env))
