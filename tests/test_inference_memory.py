@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 import memamba_core.models.layers as layers
-from memamba_core.models import ModelConfig, build_model
+from memamba_core.models import ModelConfig, build_model, model_names, model_reads
 from memamba_core.models.layers import rowwise
 from tests._model_helpers import single_thread  # noqa: F401  (autouse: one thread per test)
 
@@ -35,7 +35,7 @@ def test_rowwise_equals_the_whole_call_and_can_write_in_place():
     assert y.grad_fn is not None
 
 
-@pytest.mark.parametrize("model", ["memamba", "mambamil", "abmil"])
+@pytest.mark.parametrize("model", [m for m in model_names() if "pathology" in model_reads(m)])
 def test_long_bag_in_pieces_equals_the_autograd_forward(monkeypatch, model):
     """A bag longer than NO_GRAD_ROWS (lowered to 64 here) is scored in pieces and streamed; the result is the
     eval forward with autograd on (no pieces, no streaming), within float32 rounding."""
