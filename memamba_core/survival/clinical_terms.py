@@ -149,6 +149,13 @@ def _fit_median(fit: CoxFit, z: float, limit: float) -> float:
     return _median(fit.event_times, fit.survival([z], fit.event_times)[0], limit)
 
 
+def _quantiles_inf(values: np.ndarray, qs) -> tuple[float, ...]:
+    """Quantiles of values that may be inf (a median not reached): inf where the quantile falls among them."""
+    big = np.finfo(float).max
+    return tuple(float("inf") if q >= big else float(q) for q in np.quantile(np.where(np.isfinite(values), values, big), qs,
+                                                                              method="inverted_cdf"))
+
+
 def _months(follow_up: float) -> np.ndarray:
     return np.arange(0.0, np.floor(follow_up) + 1.0)
 
@@ -179,7 +186,7 @@ def predict_one_model(cal: CalibrationMap, risk: float, *, horizons=None, scored
         months=months, survival=point[:T], lower=np.minimum(lo[:T], point[:T]), upper=np.maximum(hi[:T], point[:T]),
         horizons={h: Interval(float(point[T + i]), float(min(lo[T + i], point[T + i])), float(max(hi[T + i], point[T + i])))
                   for i, h in enumerate(hz)},
-        median=None if not np.isfinite(med) else Interval(med, *(float(q) for q in np.quantile(meds, [a, 1 - a]))),
+        median=None if not np.isfinite(med) else Interval(med, *_quantiles_inf(meds, [a, 1 - a])),
         follow_up=limit, risk_group=risk_group(pct), percentile=pct,
         interval_kind=f"{level:.0%} bootstrap interval of the calibration fit ({len(fits)} resamples of its training patients)",
         scored_by=scored_by, folds=(int(fold),), risks={int(fold): float(risk)}, skipped_horizons=skipped,
