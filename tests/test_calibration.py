@@ -8,10 +8,10 @@ from sksurv.linear_model import CoxPHSurvivalAnalysis
 from sksurv.util import Surv
 
 from memamba_core.errors import InputError
+from memamba_core.survival.breslow import cox_breslow
 from memamba_core.survival.calibration import (
     CalibrationMap,
     ScoredPart,
-    cox_breslow,
     fit_calibration,
     fit_cross_fold,
     normal_scores,

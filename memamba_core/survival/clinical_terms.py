@@ -30,7 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
-from .calibration import CalibrationMap, CoxFit
+from .breslow import CoxFit
+from .calibration import CalibrationMap
 
 __all__ = [
     "DEFAULT_HORIZONS",
