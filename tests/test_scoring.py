@@ -87,3 +87,18 @@ def test_run_oof_matches_the_run_folder(run):
     assert sorted(maps) == sorted(models.folds)
     for k, m in maps.items():
         assert m.sample_z.size == (oof.fold != k).sum()  # the other folds' patients only
+
+
+def test_a_patient_with_neither_modality_is_a_clear_message(run, tmp_path):
+    cohort, models, maps = run
+    root = tmp_path / "cohort"
+    shutil.copytree(cohort.root, root)
+    labels = pd.read_csv(root / "labels.csv")
+    genes = [c for c in labels.columns if c.endswith("_rnaseq")]
+    labels.loc[labels.case_id == "P000", genes] = np.nan
+    labels.to_csv(root / "labels.csv", index=False)
+    (root / "pt_files" / "S000.pt").unlink()
+    bare = load_cohort(root)
+    with pytest.raises(InputError, match="none of the modalities"):
+        score_patient(models, bare, "P000")
+    assert score_patient(models, bare, "P001").mode == OUT_OF_FOLD  # the others still score
