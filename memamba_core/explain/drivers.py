@@ -38,6 +38,7 @@ from ..data.groups import GENOMIC_SUFFIXES
 from ..errors import InputError
 from ..models import with_switches
 from ..survival.calibration import CalibrationMap
+from ..train.predict import check_compatible
 from .integrated_gradients import integrated_gradients
 
 __all__ = [
@@ -243,8 +244,6 @@ def explain_patient(loaded, cohort: Cohort, case_id: str, *, cal: CalibrationMap
 
     With ``cal`` (that fold's calibration map) effects are in scale-free units (module docstring).
     """
-    from ..train.predict import check_compatible
-
     check_compatible(loaded, cohort)
     cfg = loaded.config
     bag = cohort.load_bag(case_id) if cfg.uses_pathology else None
