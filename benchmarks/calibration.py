@@ -38,6 +38,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from memamba_core.runs import survival_column_names, survival_columns
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
@@ -105,8 +107,7 @@ def blca_folds(cohort_dir: Path, work: Path) -> None:
         data = prepare_fold(cohort, cfg, mcfg, split.train, split.val)
         rv, sv, rt = _ensemble(cohort, cfg, mcfg, data, k, B.ENSEMBLE)
         val = pd.DataFrame({"case_id": [e.case_id for e in data.val], "role": "val", "inner": -1, "risk": rv})
-        for i in range(sv.shape[1]):
-            val[f"S_{i + 1}"] = sv[:, i]
+        val[survival_columns(sv.shape[1])] = sv
         ref = pd.DataFrame({"case_id": [e.case_id for e in data.train], "role": "ref", "inner": -1, "risk": rt})
         atomic_write_text(work / f"cuts_{k}.json", json.dumps([float(c) for c in data.cuts]))
         _write(dest, pd.concat([inner, val, ref], ignore_index=True).assign(fold=k))
@@ -181,18 +182,19 @@ def run_demo(inner_work: Path | None) -> dict:
     from memamba_core.data import load_cohort
     from memamba_core.demo import ensure_demo
     from memamba_core.train.demo_model import shipped_demo_model
+    from memamba_core.runs import read_oof
     from memamba_core.train.scoring import RunModels, reference_risks, run_oof
 
     cohort = load_cohort(ensure_demo("full"), cache_items=100_000)
     models = RunModels.load(shipped_demo_model("full"))
     oof = run_oof(models, cohort)
-    saved = pd.read_csv(models.run / "oof_predictions.csv", dtype={"case_id": str})
+    saved = read_oof(models.run)  # the run's own out-of-fold step curves (the "before")
+    curves = pd.DataFrame(saved.survival, index=saved.frame["case_id"])
     refs = {k: reference_risks(m, cohort) for k, m in models.folds.items()}
     lab = cohort.clinical_frame()
     train = {k: (lab.loc[list(m.train_case_ids), "survival_months"].to_numpy(), 1 - lab.loc[list(m.train_case_ids), "censorship"].to_numpy())
              for k, m in models.folds.items()}
-    scols = [c for c in saved.columns if c.startswith("S_")]
-    step = {k: (saved[saved.fold == k].set_index("case_id").loc[oof[oof.fold == k].case_id, scols].to_numpy(), m.cuts)
+    step = {k: (curves.loc[oof[oof.fold == k].case_id].to_numpy(), m.cuts)
             for k, m in models.folds.items()}
     inner = None
     if inner_work is not None:
@@ -219,7 +221,7 @@ def run_blca(cohort_dir: Path, work: Path) -> dict:
         refs[k] = r.risk.to_numpy()
         train[k] = (lab.loc[r.case_id, "survival_months"].to_numpy(), 1 - lab.loc[r.case_id, "censorship"].to_numpy())
         v = val[val.fold == k]
-        step[k] = (v[[c for c in F.columns if c.startswith("S_")]].to_numpy(), json.loads((work / f"cuts_{k}.json").read_text()))
+        step[k] = (v[survival_column_names(F.columns)].to_numpy(), json.loads((work / f"cuts_{k}.json").read_text()))
     return evaluate(oof, refs, train, step, F[F.role.isin(["inner_oof", "inner_ref"])], lab)
 
 

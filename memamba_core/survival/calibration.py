@@ -24,7 +24,7 @@ function in three steps:
    least ``min_at_risk`` sample patients are still at risk.
 
 The map is JSON-serialisable (:meth:`CalibrationMap.to_dict`; it lives in a
-fold's ``meta.json``): it stores its inputs (reference risks, calibration
+fold's meta record): it stores its inputs (reference risks, calibration
 sample) and β, and :meth:`CalibrationMap.from_dict` refits and checks β.
 
 Shapes: R reference risks, n sample patients, U distinct event times of the

@@ -85,11 +85,11 @@ class OOFSurvival:
 
 
 def calibrated_oof(oof: pd.DataFrame, maps: dict[int, CalibrationMap]) -> OOFSurvival:
-    """:class:`OOFSurvival` from a run's ``oof_predictions.csv`` frame (``case_id, fold, risk, survival_months, censorship``)."""
+    """:class:`OOFSurvival` from a run's out-of-fold predictions frame (:func:`memamba_core.runs.read_oof`) (``case_id, fold, risk, survival_months, censorship``)."""
     need = {"case_id", "fold", "risk", "survival_months", "censorship"}
     missing = sorted(need - set(oof.columns))
     if missing:
-        raise InputError(f"out-of-fold predictions lack column(s) {', '.join(missing)}; use the run's oof_predictions.csv.")
+        raise InputError(f"out-of-fold predictions lack column(s) {', '.join(missing)}; use the run's out-of-fold predictions (memamba_core.runs.read_oof).")
     fold = oof["fold"].to_numpy(int)
     absent = sorted(set(fold.tolist()) - set(maps))
     if absent:

@@ -33,11 +33,11 @@ import pandas as pd
 from ..data import Bag, Cohort
 from ..errors import InputError
 from ..models import SurvivalOutput
+from ..runs import finished_folds
 from ..survival.calibration import MIN_AT_RISK, CalibrationMap, fit_cross_fold
 from ..survival.clinical_terms import ClinicalPrediction, predict_ensemble, predict_one_model
 from .checkpoint import LoadedModel, load_checkpoint
 from .predict import predict_cohort, predict_patient
-from .runfolder import RunFolder
 
 __all__ = [
     "OUT_OF_FOLD",
@@ -72,7 +72,7 @@ class RunModels:
     def load(cls, run: str | Path) -> "RunModels":
         """Load all finished folds; InputError when the run has none."""
         path = Path(run).expanduser().resolve()
-        ks = RunFolder(path).finished_folds()
+        ks = finished_folds(path)
         if not ks:
             raise InputError(f"{path}: holds no finished fold; train first with `memamba train`, or give another run folder.")
         return cls(path, {k: open_fold(path, k) for k in ks})
