@@ -8,8 +8,9 @@ import pytest
 import memamba_core.demo
 import memamba_core.train.demo_model as dm
 from memamba_core.demo.profiles import get_profile
-from memamba_core.runs import RunPaths, read_demo_spec, read_run_record, read_summary
+from memamba_core.runs import RunPaths, ablation_table, read_demo_spec, read_run_record, read_summary
 from memamba_core.train import TrainConfig, demo_train_config, load_checkpoint
+from memamba_core.train.ablate import ablation_grid
 from tests._train_cohort import make_cohort, tiny_train, one_thread  # one_thread: autouse fixture
 
 
@@ -91,3 +92,17 @@ def test_shipped_checkpoint_is_current():
     assert TrainConfig.from_dict(read_run_record(run).train) == demo_train_config("full")
     summary = read_summary(run)
     assert summary["complete"] and summary["n_folds_finished"] == get_profile("full").n_folds
+
+
+def test_shipped_ablation_table_belongs_to_the_shipped_checkpoint():
+    """The demo ships its cross-validated ablation table (``memamba ablate`` with the demo recipe) beside
+    the checkpoint: its ``full`` row is that checkpoint's run, and every switch of the grid has a row."""
+    run = dm.shipped_demo_model("full")
+    table = ablation_table(run)
+    assert table is not None
+    assert list(table["variant"]) == list(ablation_grid(demo_train_config("full")))
+    full = table.set_index("variant").loc["full"]
+    summary = read_summary(run)
+    assert full["c_index_mean"] == pytest.approx(summary["mean"]["c_index"], abs=1e-4)
+    for f in summary["folds"]:
+        assert full[f"c_index_fold_{f['fold']}"] == pytest.approx(f["c_index"], abs=1e-4)
