@@ -107,7 +107,7 @@ def cohort():
 
 
 def card():
-    """The chosen checkpoint's :class:`memamba_core.app.FoldCard` (its meta.json; the model is not loaded)."""
+    """The chosen checkpoint's :class:`memamba_core.app.FoldCard` (its meta record; the model is not loaded)."""
     from memamba_core.app import run_stamp
 
     path = model_path()
@@ -155,13 +155,13 @@ def use_cohort(path: str) -> None:
 
 
 def use_model(path: str) -> None:
-    """Make the checkpoint at ``path`` (or the demo's) the session's choice; InputError if its meta.json is unusable.
+    """Make the checkpoint at ``path`` (or the demo's) the session's choice; InputError if its meta record is unusable.
 
     The weights are read when a page needs the model.
     """
     if path != DEMO:
         if not str(path).strip():
-            raise InputError("Enter the path of a run folder, a fold folder or a model.safetensors file.")
+            raise InputError("Enter the path of a run folder, a fold folder or a fold's weights file.")
         from memamba_core.app import run_stamp
 
         path = str(Path(path.strip()).expanduser())

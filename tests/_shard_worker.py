@@ -4,7 +4,7 @@
 
 Each item ``k`` writes ``OUT/items/k.txt`` (atomically) and appends "k" to ``OUT/worked_<rank>.txt``;
 item costs are the key's number. Rank r writes its report to ``OUT/report_<r>.json`` (or its error to
-``OUT/error_<r>.txt``); rank 0 appends each progress message to ``OUT/shard_progress.jsonl``.
+``OUT/error_<r>.txt``); rank 0 appends each progress message to ``OUT/shard_log.jsonl``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def main() -> int:
         return Outcome(True, units=int(key[1:]))
 
     def progress(p):
-        with open(out / "shard_progress.jsonl", "a") as fh:
+        with open(out / "shard_log.jsonl", "a") as fh:
             fh.write(json.dumps({"fraction": p.fraction, "message": p.message, "ranks": [asdict(r) for r in p.ranks]}) + "\n")
 
     try:

@@ -17,6 +17,7 @@ from memamba_core.app import (ablation_table, apply_filters, compatibility_probl
                               run_dir_of, run_progress, run_stamp, run_summary, scored_out_of_fold, summary_metrics,
                               survival_matrix, train_args, with_clinical)
 from memamba_core.errors import InputError
+from memamba_core.runs import RunPaths
 from tests._train_cohort import make_cohort
 
 SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "demo-model-full"
@@ -54,9 +55,12 @@ def test_percentile_and_survival_matrix(frame):
     assert percentile_of(0.5, frame["risk"]) == pytest.approx(62.5)
     assert percentile_of(2.0, frame["risk"]) == 100
     assert np.isnan(percentile_of(1.0, []))
-    frame["S_10"] = 0.1
-    m = survival_matrix(frame)
+    frame["S_3"] = 0.1
+    m = survival_matrix(frame[[c for c in frame.columns if c != "S_1"] + ["S_1"]])  # bin order, not column order
     assert m.shape == (4, 3) and m[0].tolist() == [0.9, 0.8, 0.1]
+    frame["S_10"] = 0.05  # a gap in the bins: not a table memamba wrote
+    with pytest.raises(InputError, match="not S_1 … S_K"):
+        survival_matrix(frame)
 
 
 def test_out_of_fold_rows_of_the_cohort():
@@ -73,7 +77,7 @@ def test_fold_card_from_meta_without_the_model():
     assert card.path == SHIPPED / "fold_0" and card.fold == 0 and card.model == "memamba" and card.modalities == "both"
     assert card.uses_pathology and card.feature_dim == 256 and card.uses_genomics and len(card.group_names) == 10
     assert card.n_bins == 4 and card.n_val + card.n_train == 104
-    assert fold_card(SHIPPED / "fold_2" / "model.safetensors").fold == 2
+    assert fold_card(RunPaths(SHIPPED).fold(2).weights).fold == 2
     assert run_dir_of(SHIPPED / "fold_2") == SHIPPED == run_dir_of(SHIPPED)
     frame = model_frame(card, []).set_index("item")["value"]
     assert frame["fits this cohort"] == "yes" and "cuts 1.9, 5.1, 14.4" in frame["time bins (K)"]
@@ -84,14 +88,14 @@ def test_fold_card_from_meta_without_the_model():
 def test_fold_card_of_a_damaged_or_missing_checkpoint(tmp_path):
     with pytest.raises(InputError, match="holds no finished fold"):
         fold_card(tmp_path)
-    bad = tmp_path / "run" / "fold_0"
-    bad.mkdir(parents=True)
-    (bad / "meta.json").write_text("{not json")
-    with pytest.raises(InputError, match=r"fold_0/meta.json: not readable JSON"):
+    bad = RunPaths(tmp_path / "run").fold(0)
+    bad.dir.mkdir(parents=True)
+    bad.meta.write_text("{not json")
+    with pytest.raises(InputError, match=rf"fold_0/{bad.meta.name}: corrupt or unreadable"):
         fold_card(tmp_path / "run")
-    (bad / "meta.json").write_text('{"model_config": {}}')
-    with pytest.raises(InputError, match="missing or malformed field.*cuts"):
-        fold_card(bad)
+    bad.meta.write_text('{"format": "memamba-fold", "model_config": {}, "fold": 0}')
+    with pytest.raises(InputError, match="lacks 'cuts'"):
+        fold_card(bad.dir)
 
 
 def test_run_summary_and_headline_metrics(tmp_path):
@@ -106,18 +110,18 @@ def test_ablation_table_beside_or_above_the_run(tmp_path):
     out = tmp_path / "abl"
     (out / "full").mkdir(parents=True)
     assert ablation_table(out / "full") is None
-    (out / "ablations.csv").write_text("variant,c_index_mean\nfull,0.7\n")
+    RunPaths(out).ablations.write_text("variant,c_index_mean\nfull,0.7\n")
     assert ablation_table(out / "full")["variant"].tolist() == ["full"]  # a variant of `memamba ablate --out abl`
-    (out / "full" / "ablations.csv").write_text("variant,c_index_mean\nshipped,0.6\n")
+    RunPaths(out / "full").ablations.write_text("variant,c_index_mean\nshipped,0.6\n")
     assert ablation_table(out / "full")["variant"].tolist() == ["shipped"]  # a table inside the run comes first
-    (out / "full" / "ablations.csv").write_text('variant\n"unclosed\n')
-    with pytest.raises(InputError, match="ablations.csv: not a readable CSV"):
+    RunPaths(out / "full").ablations.write_text('variant\n"unclosed\n')
+    with pytest.raises(InputError, match="cannot be read as an ablation table"):
         ablation_table(out / "full")
 
 
 def test_oof_predictions_that_cannot_be_used(tmp_path):
-    (tmp_path / "oof_predictions.csv").write_text("case_id,risk\na,1.0\n")
-    with pytest.raises(InputError, match="missing column.*censorship"):
+    RunPaths(tmp_path).oof.write_text("case_id,risk\na,1.0\n")
+    with pytest.raises(InputError, match="censorship"):
         oof_predictions(tmp_path)
     assert oof_predictions(tmp_path / "none") is None
 
@@ -128,12 +132,12 @@ def test_run_stamp_changes_when_a_run_file_is_rewritten(tmp_path):
     before = run_stamp(run)
     assert before == run_stamp(run / "fold_0")
     time.sleep(0.01)
-    (run / "summary.json").write_text(json.dumps({**run_summary(run), "complete": True}, indent=2))
+    RunPaths(run).summary.write_text(json.dumps({**run_summary(run), "complete": True}, indent=2))
     assert run_stamp(run) != before
 
 
 def test_progress_records_skip_a_torn_line(tmp_path):
-    (tmp_path / "progress.jsonl").write_text('{"event": "run_start", "folds": 2}\n[1, 2]\n{"event": "fold_end", "fo')
+    RunPaths(tmp_path).progress.write_text('{"event": "run_start", "folds": 2}\n[1, 2]\n{"event": "fold_end", "fo')
     assert progress_records(tmp_path) == [{"event": "run_start", "folds": 2}]
     assert progress_records(tmp_path / "none") == []
 
@@ -149,25 +153,26 @@ def test_progress_from_records():
     assert run_progress(recs + [{"event": "run_end"}])[0] == 1.0
 
 
-def test_compatibility_lists_every_problem(tmp_path):
+def test_home_lists_the_same_problems_prediction_raises(tmp_path):
+    """One compatibility check: Home's list is training's and prediction's (memamba_core.train.compat), every problem."""
     from memamba_core.data import load_cohort
+    from memamba_core.runs import read_fold_meta
+    from memamba_core.train import compatibility_problems as train_problems, predict_cohort, load_checkpoint
 
-    cohort = load_cohort(make_cohort(tmp_path / "c", n=8))  # 8-wide features, gene groups A, B, C (4 genes each)
-    groups = cohort.groups
-    fits = dataclasses.replace(fold_card(SHIPPED), feature_dim=8, group_names=tuple(groups.names), group_columns=tuple(map(tuple, groups.columns)))
-    assert compatibility_problems(fits, cohort) == []
-    problems = compatibility_problems(dataclasses.replace(fits, feature_dim=256, group_names=("A", "B", "X")), cohort)
-    assert len(problems) == 2
-    assert "256-wide" in problems[0] and "8-wide" in problems[0]
-    assert "missing X" in problems[1] and "not in the model: C" in problems[1]
-    cols = list(map(tuple, groups.columns))
-    cols[1] = cols[1] + ("G99_rnaseq",)
-    (p,) = compatibility_problems(dataclasses.replace(fits, group_columns=tuple(cols)), cohort)
-    assert p.startswith("gene group B: the model reads 5 columns") and "G99_rnaseq" in p
-    genomics_only = load_cohort(make_cohort(tmp_path / "g", n=8, pathology=False))
-    (p,) = compatibility_problems(fits, genomics_only)
-    assert "reads patch features" in p and "memamba extract" in p
-    assert compatibility_problems(dataclasses.replace(fits, feature_dim=None), genomics_only) == []
+    cohort = load_cohort(make_cohort(tmp_path / "c", n=8))  # 8-wide features, gene groups A, B, C — not the demo's
+    card = fold_card(SHIPPED)
+    problems = compatibility_problems(card, cohort)
+    expected = train_problems(cohort, read_fold_meta(card.path))
+    assert problems == [p.message for p in expected]
+    assert {p.kind for p in expected} >= {"feature_width", "gene_groups"}
+    assert "256-dim" in problems[0] and "8-dim" in problems[0]
+    loaded = load_checkpoint(SHIPPED)
+    assert [p.kind for p in train_problems(cohort, loaded)] == [p.kind for p in expected]  # the loaded model: the same
+    with pytest.raises(InputError, match=f"{len(problems)} problems") as err:
+        predict_cohort(loaded, cohort)
+    assert str(err.value).count("\n  - ") == len(problems)
+    demo_like = fold_card(SHIPPED)
+    assert model_frame(demo_like, problems).set_index("item")["value"]["fits this cohort"] == f"no: {len(problems)} problem(s), listed below"
 
 
 def test_job_lifecycle(tmp_path):

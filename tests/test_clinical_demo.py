@@ -23,6 +23,7 @@ from memamba_core.report import patient_page, write_report_pdf
 from memamba_core.survival.quality import brier_vs_null, calibrated_oof
 from memamba_core.train.demo_model import shipped_demo_model
 from memamba_core.train.scoring import OUT_OF_FOLD, RunModels, calibrate_run, run_oof, score_patient
+from memamba_core.runs import read_summary
 from tests._train_cohort import one_thread  # noqa: F401  (autouse: one CPU thread)
 
 pytestmark = pytest.mark.slow
@@ -44,7 +45,7 @@ def test_calibrated_probabilities_beat_the_km_null_and_keep_the_ranking(demo):
     # Fold 4 (validation C-index 0.57) stays above its KM: with so little ranking no honest map can beat it.
     assert tab.loc["mean", "ibs_model"] < tab.loc["mean", "ibs_km"] - 0.01
     assert (folds["ibs_model"] < folds["ibs_km"]).sum() >= 4
-    summary = json.loads((models.run / "summary.json").read_text())
+    summary = read_summary(models.run)
     np.testing.assert_allclose(folds["c_index"], [f["c_index"] for f in summary["folds"]], atol=1e-6)  # ranking unchanged
     assert folds["c_index"].mean() >= 0.66
 

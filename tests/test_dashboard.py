@@ -16,6 +16,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from tests.e2e.demo_env import tiny_demo
+from memamba_core.runs import RunPaths
 
 TIMEOUT = 180
 HOME = str(Path(__file__).resolve().parents[1] / "dashboard" / "Home.py")
@@ -107,12 +108,12 @@ def test_home_bad_input_keeps_app_working(app, tmp_path):
     _ok(at)
     assert at.error and at.session_state["cohort_source"] == "demo"
 
-    bad = tmp_path / "bad_run" / "fold_0"
-    bad.mkdir(parents=True)
-    (bad / "model.safetensors").write_bytes(b"not a checkpoint")
-    (bad / "meta.json").write_text("{}")
+    bad = RunPaths(tmp_path / "bad_run").fold(0)
+    bad.dir.mkdir(parents=True)
+    bad.weights.write_bytes(b"not a checkpoint")
+    bad.meta.write_text("{}")
     at.radio(key="_w_model_kind").set_value("My run / checkpoint").run()
-    at.text_input(key="_w_model_path").input(str(bad)).run()
+    at.text_input(key="_w_model_path").input(str(bad.dir)).run()
     at.button(key="use_model").click().run()
     _ok(at)
     assert any("bad_run" in e.value for e in at.error)
@@ -187,18 +188,19 @@ def test_transport_page_highlight(app):
 
 
 def test_ablation_table_of_the_run_is_shown(app, demo_root, tmp_path):
-    """A run that is one variant of `memamba ablate --out OUT` (OUT/<variant>/): the page shows OUT/ablations.csv."""
+    """A run that is one variant of `memamba ablate --out OUT` (OUT/<variant>/): the page shows OUT's ablation table."""
     import shutil
 
     run = tmp_path / "abl" / "full"
     shutil.copytree(tiny_demo(demo_root)[1], run)
-    (run.parent / "ablations.csv").write_text("variant,changes,c_index_mean\nfull,,0.700\nno_scan_ranked,scan_ranked=False,0.650\n")
+    table_file = RunPaths(run.parent).ablations
+    table_file.write_text("variant,changes,c_index_mean\nfull,,0.700\nno_scan_ranked,scan_ranked=False,0.650\n")
     at = _ok(app("4_Ablations.py", model_source=str(run)).run())
     (table,) = [d.value for d in at.dataframe]  # the page's only dataframe
     assert table["variant"].tolist() == ["full", "no_scan_ranked"]
-    (run.parent / "ablations.csv").write_text("variant\n\"unclosed\n")
+    table_file.write_text("variant\n\"unclosed\n")
     at = _ok(app("4_Ablations.py", model_source=str(run)).run())
-    assert at.error and "ablations.csv" in at.error[0].value  # a damaged table: a message naming it, not a traceback
+    assert at.error and table_file.name in at.error[0].value  # a damaged table: a message naming it, not a traceback
 
 
 def test_ablation_toggle_updates_c_index_and_km(app):
@@ -246,7 +248,7 @@ def genomics_only(demo_root):
         for name in ("cohort.toml", "labels.csv", "signatures.csv", "pathways.csv"):
             if (src / name).is_file():
                 (dst / name).write_bytes((src / name).read_bytes())
-    if not (run / "summary.json").is_file():
+    if not RunPaths(run).summary.is_file():
         threads = torch.get_num_threads()
         cfg = TrainConfig(model=ModelConfig(model="snn", modalities="genomics", omic_sizes=(1,), d_model=32),
                           epochs=1, grad_accum=4, folds="generated", n_folds=3, num_threads=1)

@@ -25,32 +25,16 @@ RUN_FILE_NAMES = ("oof_predictions.csv", "summary.json", "ablations.csv", "progr
 RUN_OWNER = ("memamba_core/runs/",)
 RUN_OWNER_TESTS = ("tests/test_runs_", "tests/test_one_owner.py")
 
-REWIRED = "rewired in the dashboard change"
-ALLOWED_RUN_NAMES = {
-    "dashboard/Home.py": REWIRED,
-    "dashboard/_runs.py": REWIRED,
-    "dashboard/_state.py": REWIRED,
-    "dashboard/_tables.py": REWIRED,  # parses the S_k columns itself
-    "dashboard/pages/4_Ablations.py": REWIRED,
-    "dashboard/pages/5_Train_evaluate.py": REWIRED,
-    "tests/test_dashboard.py": REWIRED,
-    "tests/e2e/demo_env.py": REWIRED,
-    "memamba_core/viz/curves.py": "a docstring naming the progress log; viz belongs to another change",
-    "tests/test_paths.py": "any file name for the atomic-write test; no run folder is involved",
-}
+ALLOWED_RUN_NAMES: dict[str, str] = {}
 
 CHOICE_OWNERS = ("memamba_core/models/registry.py", "memamba_core/ssm/selective_scan.py")
 ALLOWED_CHOICE_LISTS = {
-    "dashboard/pages/4_Ablations.py": REWIRED,
-    "dashboard/pages/5_Train_evaluate.py": REWIRED,
     "tests/test_ssm.py": "runs each named scan backend on purpose",
 }
 
 # The cohort ↔ checkpoint compatibility check is memamba_core/train/compat.py (tests/test_train_compat.py shows that
-# training and prediction raise its problems); these still compare a part of it themselves:
-OTHER_COMPATIBILITY_CHECKS = {
-    "dashboard/_info.py": REWIRED,  # feature width and group names only
-}
+# training and prediction raise its problems, and that Home lists the same ones); no other code compares a part of it.
+OTHER_COMPATIBILITY_CHECKS: dict[str, str] = {}
 
 _TEXT_SUFFIXES = {".py", ".toml", ".txt", ".cfg", ".ini", ".yml", ".yaml", ".sh", ""}
 

@@ -36,22 +36,22 @@ def test_cache_dir_honours_environment(tmp_path, monkeypatch):
 
 
 def test_atomic_write_replaces_whole_file(tmp_path):
-    target = tmp_path / "out" / "summary.json"
+    target = tmp_path / "out" / "result.json"
     atomic_write_text(target, "first")
     atomic_write_text(target, "second")
     assert target.read_text() == "second"
-    assert [p.name for p in target.parent.iterdir()] == ["summary.json"]
+    assert [p.name for p in target.parent.iterdir()] == ["result.json"]
 
 
 def test_atomic_write_keeps_old_file_when_writer_fails(tmp_path):
-    target = tmp_path / "summary.json"
+    target = tmp_path / "result.json"
     target.write_text("intact")
     with pytest.raises(RuntimeError):
         with atomic_write(target, "w") as fh:
             fh.write("half")
             raise RuntimeError("crash mid-write")
     assert target.read_text() == "intact"
-    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
 
 
 def test_atomic_write_gives_files_the_usual_mode(tmp_path):

@@ -10,6 +10,7 @@ import pytest
 from memamba_core.data import load_cohort
 from memamba_core.errors import InputError
 from memamba_core.train.scoring import ENSEMBLE, OUT_OF_FOLD, RunModels, calibrate_run, clinical_prediction, run_oof, score_patient
+from memamba_core.runs import RunPaths
 from tests._train_cohort import one_thread, trained_run  # noqa: F401  (one_thread: autouse)
 
 
@@ -82,7 +83,7 @@ def test_a_patient_every_fold_trained_on_is_refused(run):
 def test_run_oof_matches_the_run_folder(run):
     cohort, models, maps = run
     oof = run_oof(models, cohort)
-    saved = pd.read_csv(models.run / "oof_predictions.csv", dtype={"case_id": str}).set_index("case_id")
+    saved = pd.read_csv(RunPaths(models.run).oof, dtype={"case_id": str}).set_index("case_id")
     np.testing.assert_allclose(oof.set_index("case_id").loc[saved.index, "risk"], saved["risk"], atol=1e-4)
     assert sorted(maps) == sorted(models.folds)
     for k, m in maps.items():

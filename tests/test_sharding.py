@@ -82,7 +82,7 @@ def test_two_ranks_each_item_once_same_report_and_resume(tmp_path):
     assert r0["owner"] == plan and w0 == [k for k in keys if plan[k] == 0]  # the plan, worked in key order
     assert r0["done"] == [k for k in keys if k != "k3"] and r0["failed"] == {"k3": "k3 is broken"}
     assert [r["rank"] for r in r0["ranks"]] == [0, 1] and sum(r["units"] for r in r0["ranks"]) == 5 + 1 + 11 + 4 + 2
-    prog = [json.loads(x) for x in (tmp_path / "shard_progress.jsonl").read_text().splitlines()]
+    prog = [json.loads(x) for x in (tmp_path / "shard_log.jsonl").read_text().splitlines()]
     assert prog and all(len(p["ranks"]) == 2 for p in prog) and prog[-1]["fraction"] == 1.0  # failed items are finished too
     assert prog[-1]["message"] == " · ".join(f"r{r} {sum(plan[k] == r for k in keys)}/{sum(plan[k] == r for k in keys)}" for r in (0, 1))
     # rerun: the finished items are skipped, only the failed one is tried again

@@ -127,16 +127,27 @@ def test_each_slide_is_drawn_and_read_with_its_own_geometry(cohort, backend):
 
 
 def test_the_first_slide_fields_are_not_a_trap(cohort):
-    """``bag.patch_size`` / ``patch_level`` refuse to answer for slides that differ (the old dashboard read them)."""
-    from dashboard import _views
+    """``bag.patch_size`` / ``patch_level`` refuse to answer for slides that differ (the old dashboard read them);
+    the light layout a page caches (:class:`memamba_core.app.BagLayout`) places each slide exactly as the bag does."""
+    from types import SimpleNamespace
+
+    from memamba_core.app import patient_result
 
     bag = cohort.load_bag("CASE-000")
     with pytest.raises(ValueError, match="differ in patch_"):
         _ = (bag.patch_size, bag.patch_level)
-    with open_cohort_slide(cohort, "CASE-000-DX2.svs") as s2:
-        with pytest.raises(ValueError, match=r"bag.geometry\(i\)"):
-            _views.slide_patches(bag, 1, s2.level_downsamples)
-        assert slide_patches(bag, 1, s2).patch_size0 == SIDE2
+    out = SimpleNamespace(risk=0.0, survival=np.ones(4), hazards=np.zeros(4), attention={}, transport_plan=None,
+                          expert_weights={})
+    layout = patient_result("CASE-000", out, bag).bag
+    assert not hasattr(layout, "features")  # no (N, D_in) features in what a page caches
+    for i, name in enumerate(("CASE-000-DX1.svs", "CASE-000-DX2.svs")):
+        with open_cohort_slide(cohort, name) as sl:
+            a, b = slide_patches(bag, i, sl), slide_patches(layout, i, sl)
+            assert a.patch_size0 == b.patch_size0 == (256 if i == 0 else SIDE2)
+            np.testing.assert_array_equal(a.index, b.index)
+            np.testing.assert_array_equal(a.coords, b.coords)
+    with pytest.raises(IndexError, match="slides 0..1"):
+        layout.geometry(2)
     one = cohort.load_bag("CASE-001")  # one slide: the shared value is its own
     assert (one.patch_size, one.patch_level) == (256, 0)
 

@@ -20,6 +20,7 @@ from memamba_core.train.distributed import Dist
 from memamba_core.train.loop import fit_fold, predict_examples
 from memamba_core.train.precision import Precision
 from memamba_core.train.prefetch import Prefetcher
+from memamba_core.runs import RunPaths
 from tests._train_cohort import make_cohort, tiny_train, one_thread  # one_thread: autouse fixture
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -312,6 +313,6 @@ def test_two_ranks_with_checkpointing_and_prefetch_match_one_plain_process(tmp_p
     (tmp_path / "opts.json").write_text(json.dumps({"activation_checkpointing": True, "prefetch_bags": 2}))
     one, two = assert_two_processes_match_one(root, tmp_path, [*ARGS, "--config", str(tmp_path / "opts.json")])
     assert main(["train", str(root), "--out", str(tmp_path / "plain"), *ARGS]) == 0
-    plain = pd.read_csv(tmp_path / "plain" / "oof_predictions.csv")
+    plain = pd.read_csv(RunPaths(tmp_path / "plain").oof)
     np.testing.assert_allclose(two.risk, plain.risk, atol=1e-4)
     np.testing.assert_array_equal(one.risk, plain.risk)  # one process: bit for bit

@@ -40,7 +40,7 @@ with left:
             _state.use_cohort)
 with right:
     st.subheader("Model")
-    chooser("model", "Demo checkpoint", "My run / checkpoint", "Run folder, fold folder or model.safetensors",
+    chooser("model", "Demo checkpoint", "My run / checkpoint", "Run folder, fold folder or its weights file",
             "runs/my_run", _state.use_model)
 
 sel = _state.selection()  # after the choosers, which may change it

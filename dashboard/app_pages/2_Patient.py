@@ -6,12 +6,13 @@ import streamlit as st
 
 import _cache
 import _state
-import _views
 import _widgets
 from memamba_core.app import percentile_of, survival_matrix
 from memamba_core.errors import InputError
+from memamba_core.slides import attention_keys, slide_patches, to_numpy
 from memamba_core.viz import (COLORMAPS, PatientReport, contributions_figure, expert_weights_figure, heatmap_figure,
-                              read_patch, read_patches, report_html, survival_curve_figure, thumbnail_scale, top_k)
+                              read_patch, read_patches, report_html, selected_patch, survival_curve_figure,
+                              thumbnail_scale, top_k)
 
 st.title("Patient")
 ctx = _state.require(complete=True)
@@ -36,16 +37,16 @@ m[3].metric("Used to train this model", "yes" if row["in_training"] else "no")
 left, right = st.columns([3, 2])
 t_end = float(preds["survival_months"].max())
 with left:
-    st.plotly_chart(survival_curve_figure(ctx.loaded.cuts, _views.to_numpy(out.survival), survival_matrix(preds), t_end),
+    st.plotly_chart(survival_curve_figure(ctx.loaded.cuts, to_numpy(out.survival), survival_matrix(preds), t_end),
                     key="surv_plot")
 with right:
     if out.expert_weights:
         st.plotly_chart(expert_weights_figure(out.expert_weights), key="expert_plot")
-    gkeys = _views.attention_keys(out.attention, "genomics/")
+    gkeys = attention_keys(out.attention, "genomics/")
     contributions = {}
     if gkeys and ctx.loaded.groups is not None:
         gk = st.selectbox("Genomic attention", gkeys, key="gen_key")
-        a = _views.to_numpy(out.attention[gk])
+        a = to_numpy(out.attention[gk])
         share = a / a.sum() if a.sum() > 0 else a
         contributions = dict(zip(ctx.loaded.groups.names, share.tolist()))
         st.plotly_chart(contributions_figure(ctx.loaded.groups.names, share, value_label="share of attention"),
@@ -55,8 +56,8 @@ with right:
 
 st.subheader("Slide and attention")
 notes, heat_img, heat_caption, gallery = [], None, "", []
-pkeys = _views.attention_keys(out.attention)
-slide_path = None
+pkeys = attention_keys(out.attention)
+slide_path, sp = None, None
 if bag is None or bag.coords is None or not pkeys:
     why = ("this cohort has no patch features for the patient (genomics only)" if bag is None else
            "the patch features have no coordinates (.pt without .h5)" if bag.coords is None else
@@ -64,20 +65,16 @@ if bag is None or bag.coords is None or not pkeys:
     notes.append(f"No heatmap: {why}.")
     st.info(notes[-1] + " The risk above comes from the modalities that are present.")
 else:
-    pos, slide_path = _widgets.slide_choice(bag, ctx.cohort, key="slide_pos")
-    if slide_path is None:
-        notes.append(f"No slide file for {bag.slide_ids[pos]}: the cohort has its features but not the image.")
-        st.info(notes[-1] + " Add it under slides/ to see the heatmap and patches.")
-if slide_path is not None:
-    sl = _cache.slide(str(slide_path))
-    sp = _views.slide_patches(bag, pos, sl.level_downsamples)
+    pos, slide_path, sl, sp, note = _widgets.slide_choice(bag, ctx.cohort, key="slide_pos")
+    notes.extend([note] if note else sp.notes)
+if sp is not None:
     c = st.columns(5)
     key = c[0].selectbox("Expert / branch", pkeys, key="att_key")
     cmap = c[1].selectbox("Colour map", list(COLORMAPS), key="att_cmap")
     scaling = c[2].radio("Scaling", ["percentile", "raw"], horizontal=True, key="att_scaling")
     opacity = c[3].slider("Opacity", 0.0, 1.0, 0.5, 0.05, key="att_opacity")
     k = c[4].slider("Top-k patches", 1, 24, 8, key="att_topk")
-    scores = _views.to_numpy(out.attention[key])[sp.index]
+    scores = sp.values_of(out.attention[key])
     thumb = _cache.thumbnail(str(slide_path))
     scale = thumbnail_scale(thumb, sl.dimensions)
     fig, heat_img = heatmap_figure(thumb, sp.coords, scores, sp.patch_size0, scale, opacity=opacity, colormap=cmap,
@@ -87,7 +84,7 @@ if slide_path is not None:
     with left:
         ev = st.plotly_chart(fig, key="heatmap", on_select="rerun", selection_mode=("points", "box"))
     with right:
-        i = _views.selected_patch(ev, len(scores))
+        i = selected_patch(ev, len(scores))
         if i is None:
             st.caption("Click a patch (or box-select) on the heatmap to read it from the slide at full resolution.")
         else:
@@ -104,7 +101,7 @@ if slide_path is not None:
 
 clinical = {k: v for k, v in p.clinical.items() if v is not None}
 report = PatientReport(case_id=case_id, cohort=ctx.cohort.name, model=str(ctx.loaded.path), risk=float(row["risk"]),
-                       percentile=pct, survival=_views.to_numpy(out.survival), cuts=ctx.loaded.cuts,
+                       percentile=pct, survival=to_numpy(out.survival), cuts=ctx.loaded.cuts,
                        cohort_mean_survival=survival_matrix(preds).mean(0), clinical=clinical,
                        expert_weights=dict(out.expert_weights), contributions=contributions, heatmap=heat_img,
                        heatmap_caption=heat_caption, patches=gallery, notes=notes)

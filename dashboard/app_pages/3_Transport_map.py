@@ -5,11 +5,11 @@ import streamlit as st
 
 import _cache
 import _state
-import _views
 import _widgets
 from memamba_core.errors import InputError
-from memamba_core.viz import (dominant_group, group_colours, mass_figure, slide_points_figure, thumbnail_scale,
-                              transport_matrix_figure)
+from memamba_core.slides import to_numpy
+from memamba_core.viz import (dominant_group, group_colours, group_legend_figure, mass_figure, slide_points_figure,
+                              thumbnail_scale, transport_matrix_figure)
 
 st.title("Transport map")
 st.caption("Each patch token sends its unit mass to the genomic group tokens it is most similar to (optimal transport); "
@@ -29,7 +29,7 @@ if out.transport_plan is None:
     st.info(f"No transport plan for {case_id}: {why}. The plan needs both a slide's patches and genomic groups.")
     st.stop()
 
-plan = _views.to_numpy(out.transport_plan)
+plan = to_numpy(out.transport_plan)
 names = list(ctx.loaded.groups.names) if ctx.loaded.groups is not None else [f"group {j}" for j in range(plan.shape[1])]
 g = st.selectbox("Highlight a genomic group", ["(all groups)"] + names, key="tm_group")
 hi = None if g == "(all groups)" else names.index(g)
@@ -43,26 +43,21 @@ with left:
 with right:
     sp = None
     if bag is not None and bag.coords is not None:
-        pos, path = _widgets.slide_choice(bag, ctx.cohort, key="tm_slide")
-        if path is None:
-            st.info(f"No slide file for {bag.slide_ids[pos]}: the plan is shown as a matrix only.")
-        else:
-            sl = _cache.slide(str(path))
-            sp = _views.slide_patches(bag, pos, sl.level_downsamples)
+        pos, path, sl, sp, note = _widgets.slide_choice(bag, ctx.cohort, key="tm_slide")
+        if note:
+            st.caption("The plan is shown as a matrix only.")
     else:
         st.info("No patch coordinates for this patient: the plan is shown as a matrix only.")
     if sp is not None:
-        d = dom[sp.index]
+        d = sp.values_of(dom).astype(int)
         colours = group_colours(len(names))[d]
         alpha = np.where(d == hi, 0.85, 0.08) if hi is not None else 0.6
-        mass = plan[sp.index, d]
+        mass = sp.values_of(plan)[np.arange(len(sp)), d]
         text = [f"patch {i} → {names[j]} (mass {m:.2f})" for i, j, m in zip(sp.index, d, mass)]
         thumb = _cache.thumbnail(str(path))
         title = f"{sp.slide_id}: patches coloured by the group they send most mass to" + (f" — {g} highlighted" if hi is not None else "")
         st.plotly_chart(slide_points_figure(thumb, sp.coords, colours, sp.patch_size0, thumbnail_scale(thumb, sl.dimensions),
                                             alpha=alpha, text=text, title=title), key="tm_slide_map")
-        legend = " ".join(f"<span style='color:#{''.join(f'{int(v * 255):02x}' for v in c)}'>■</span> {n}"
-                          for n, c in zip(names, group_colours(len(names))))
-        st.markdown(legend, unsafe_allow_html=True)
+        st.plotly_chart(group_legend_figure(names, hi), key="tm_legend")
         if hi is not None:
             st.caption(f"{int((d == hi).sum())} of {len(d)} patches on this slide send most of their mass to {g}.")

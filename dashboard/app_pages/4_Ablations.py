@@ -6,6 +6,7 @@ import _cache
 import _state
 from memamba_core.app import apply_filters, held_out_default
 from memamba_core.errors import InputError
+from memamba_core.models.registry import choices
 from memamba_core.viz import format_p, km_figure
 
 st.title("Ablations")
@@ -14,6 +15,7 @@ st.caption("Switches apply at inference to the loaded weights (no retraining): t
 ctx = _state.require(complete=True)
 cfg = ctx.loaded.config
 
+OT, MODALITIES = list(choices("ot")), list(choices("modalities"))
 left, right = st.columns([1, 2])
 with left:
     st.subheader("Components")
@@ -21,14 +23,14 @@ with left:
         "scan_forward": st.toggle("Standard scan", cfg.scan_forward, key="ab_fwd"),
         "scan_reverse": st.toggle("Reverse scan", cfg.scan_reverse, key="ab_rev"),
         "scan_ranked": st.toggle("Attention-ranked scan", cfg.scan_ranked, key="ab_ranked"),
-        "ot": st.radio("Optimal transport", ["off", "hard", "sinkhorn"], ["off", "hard", "sinkhorn"].index(cfg.ot),
+        "ot": st.radio("Optimal transport", OT, OT.index(cfg.ot),
                        horizontal=True, key="ab_ot"),
         "interleave": st.toggle("Interleave aligned pathology and genomic tokens", cfg.interleave, key="ab_inter"),
         "mmd_weight": cfg.mmd_weight if st.toggle("MMD", cfg.mmd_weight > 0, key="ab_mmd",
                                                   help="MMD is a training loss term: at inference it changes no "
                                                        "prediction; its effect shows in the retrained table.") else 0.0,
-        "modalities": st.radio("Modalities", ["both", "pathology", "genomics"],
-                               ["both", "pathology", "genomics"].index(cfg.modalities), horizontal=True, key="ab_mod"),
+        "modalities": st.radio("Modalities", MODALITIES, MODALITIES.index(cfg.modalities), horizontal=True,
+                               key="ab_mod"),
     }
     changes = {k: v for k, v in sw.items() if v != getattr(cfg, k)}
     held = st.toggle("Held-out patients only", value=held_out_default(ctx.preds), key="ab_held")

@@ -8,6 +8,7 @@ import streamlit as st
 import _state
 from memamba_core.app import jobs, progress_records, run_progress, run_summary, train_args
 from memamba_core.errors import InputError
+from memamba_core.models.registry import choices, describe, model_names
 from memamba_core.paths import cache_dir
 from memamba_core.viz import training_curves_figure
 
@@ -20,8 +21,8 @@ with st.form("tr_form"):
     st.subheader(f"New cross-validated run on {ctx.cohort.name}")
     c = st.columns(4)
     name = c[0].text_input("Run name", time.strftime("run-%Y%m%d-%H%M%S"), key="tr_name")
-    model = c[1].selectbox("Model", ["memamba", "abmil", "snn", "mambamil", "late_fusion"], key="tr_model")
-    modalities = c[2].selectbox("Modalities", ["both", "pathology", "genomics"], key="tr_modalities")
+    model = c[1].selectbox("Model", model_names(), key="tr_model", format_func=lambda m: f"{m}: {describe(m)}")
+    modalities = c[2].selectbox("Modalities", choices("modalities"), key="tr_modalities")
     epochs = c[3].number_input("Epochs", 1, 200, 5, key="tr_epochs")
     c = st.columns(4)
     n_folds = c[0].number_input("Folds (when the cohort has no split files)", 2, 10, 5, key="tr_folds")

@@ -4,7 +4,7 @@ The pages hold layout only; everything they read, filter, score or format
 lives here, import-light (``json`` / ``pandas``; torch, lifelines and
 scikit-survival are imported inside the functions that need them):
 
-``run_files``  every run-folder file the dashboard reads (one function per thing)
+``run_files``  what the dashboard reads from a run folder, through the run-folder owner
 ``cards``      Home's tables: the model card, every cohort ↔ model problem, the runtime
 ``tables``     prediction tables: clinical join, filters, percentiles
 ``patient``    one patient's prediction as light arrays (what a page caches)

@@ -2,7 +2,7 @@
 
 Each builder returns a two-column ``item`` / ``value`` table (strings) for
 display. The model card and the compatibility check read the checkpoint's
-``meta.json`` (:class:`~memamba_core.app.run_files.FoldCard`), not the model:
+meta record (:class:`~memamba_core.app.run_files.FoldCard`), not the model:
 Home shows them without importing torch. The runtime table needs the loaded
 model (device, scan backend) and imports torch inside.
 """
@@ -21,43 +21,15 @@ def _frame(rows: list[tuple[str, str]]):
 
 
 def compatibility_problems(card: FoldCard, cohort) -> list[str]:
-    """Every reason ``cohort`` cannot feed the checkpoint of ``card`` (empty: it fits).
+    """Every reason ``cohort`` cannot feed the checkpoint of ``card`` (empty: it fits), as messages.
 
-    Checked: patch features present and of the model's width D_in; gene groups
-    present, with the model's names in its order and the model's columns in
-    each group. Each message says what to change.
+    The check is training's and prediction's own (:func:`memamba_core.train.compat.compatibility_problems`
+    on the fold's meta record): Home lists exactly the problems that ``memamba predict`` would raise.
     """
-    problems = []
-    where = f"the model ({card.path})"
-    if card.uses_pathology:
-        dim = cohort.feature_dim()
-        if dim is None:
-            problems.append(f"{where} reads patch features (D_in = {card.feature_dim}) but cohort '{cohort.name}' has none: "
-                            "extract features for it (memamba extract), or pick a genomics-only model.")
-        elif dim != card.feature_dim:
-            problems.append(f"{where} was trained on {card.feature_dim}-wide patch features but cohort '{cohort.name}' has "
-                            f"{dim}-wide ones: extract them with the training cohort's encoder, or pick a matching model.")
-    if card.uses_genomics:
-        groups = cohort.groups
-        if groups is None:
-            problems.append(f"{where} reads gene groups ({', '.join(card.group_names)}) but cohort '{cohort.name}' has "
-                            "none: add signatures.csv or pathways.csv and the genomic columns.")
-        elif tuple(groups.names) != card.group_names:
-            missing = [g for g in card.group_names if g not in groups.names]
-            extra = [g for g in groups.names if g not in card.group_names]
-            parts = ([f"missing {', '.join(missing)}"] if missing else []) + ([f"not in the model: {', '.join(extra)}"] if extra else [])
-            detail = "; ".join(parts) or "the same groups in another order"
-            problems.append(f"{where} was trained on gene groups {', '.join(card.group_names)}; cohort '{cohort.name}' "
-                            f"has {', '.join(groups.names)} ({detail}): use the model's grouping file.")
-        else:
-            for name, want, have in zip(card.group_names, card.group_columns, groups.columns):
-                if want and tuple(have) != tuple(want):
-                    lost = sorted(set(want) - set(have))
-                    problems.append(f"gene group {name}: the model reads {len(want)} columns, cohort '{cohort.name}' "
-                                    f"has {len(have)}" + (f" (missing e.g. {', '.join(lost[:3])})" if lost else
-                                                          " (other columns or order)") +
-                                    ": give the cohort the model's genomic columns.")
-    return problems
+    from ..runs import read_fold_meta
+    from ..train.compat import compatibility_problems as problems_of
+
+    return [p.message for p in problems_of(cohort, read_fold_meta(card.path))]
 
 
 def model_frame(card: FoldCard, problems: list[str] | None):
@@ -84,7 +56,7 @@ def model_frame(card: FoldCard, problems: list[str] | None):
 
 
 def summary_metrics(summary: dict | None) -> dict[str, str]:
-    """Headline figures of a finished run's ``summary.json``: folds, mean ± sd C-index, pooled out-of-fold C-index."""
+    """Headline figures of a finished run's summary: folds, mean ± sd C-index, pooled out-of-fold C-index."""
     if not summary:
         return {}
     out = {"folds": str(summary.get("n_folds_finished", "?"))}

@@ -17,25 +17,35 @@ __all__ = ["BagLayout", "PatientResult", "patient_result", "predict_patient_resu
 
 @dataclass(frozen=True)
 class BagLayout:
-    """Where a bag's patches are, without their features.
+    """Where a bag's patches are, without their features (what :func:`memamba_core.slides.slide_patches` needs).
 
     ``coords`` (N, 2) int64 level-0 (x, y) or None (features without
-    coordinates); ``slide_index`` (N,) into ``slide_ids``; ``patch_size`` /
-    ``patch_level`` as the bag gives them (the first slide's), per slide in
-    ``slide_patch_sizes`` / ``slide_patch_levels``.
+    coordinates); ``slide_index`` (N,) into ``slide_ids``; ``geometries`` one
+    :class:`~memamba_core.slides.geometry.PatchGeometry` per slide, in
+    ``slide_ids`` order (slides of one patient may differ in patch size and level).
     """
 
     coords: np.ndarray | None
     slide_index: np.ndarray
     slide_ids: tuple[str, ...]
-    patch_size: int | None
-    patch_level: int | None
-    slide_patch_sizes: tuple[int | None, ...] = ()
-    slide_patch_levels: tuple[int | None, ...] = ()
+    geometries: tuple = ()
 
     @property
     def n_patches(self) -> int:
         return int(self.slide_index.shape[0])
+
+    def geometry(self, slide_pos: int):
+        """The patch geometry of slide ``slide_pos`` (an index into ``slide_ids``)."""
+        from ..slides.geometry import PatchGeometry
+
+        if not 0 <= slide_pos < len(self.slide_ids):
+            raise IndexError(f"slide {slide_pos} does not exist; this bag has slides 0..{len(self.slide_ids) - 1}.")
+        return self.geometries[slide_pos] if slide_pos < len(self.geometries) else PatchGeometry()
+
+    def rows(self, slide_pos: int) -> np.ndarray:
+        """(n,) int64 indices of the patches that come from slide ``slide_pos``."""
+        self.geometry(slide_pos)
+        return np.flatnonzero(np.asarray(self.slide_index) == slide_pos)
 
 
 @dataclass(frozen=True)
@@ -69,9 +79,7 @@ def patient_result(case_id: str, out, bag) -> PatientResult:
         layout = BagLayout(
             coords=None if bag.coords is None else np.asarray(bag.coords).copy(),
             slide_index=np.asarray(bag.slide_index).copy(), slide_ids=tuple(bag.slide_ids),
-            patch_size=bag.patch_size, patch_level=bag.patch_level,
-            slide_patch_sizes=tuple(bag.slide_patch_sizes),
-            slide_patch_levels=tuple(bag.slide_patch_levels),
+            geometries=tuple(bag.geometries),
         )
     return PatientResult(
         case_id=case_id, risk=float(_np(out.risk)), survival=_np(out.survival), hazards=_np(out.hazards),
@@ -90,3 +98,4 @@ def predict_patient_result(loaded, cohort, case_id: str) -> PatientResult:
     with torch.no_grad():
         out, bag = predict_patient(loaded, cohort, case_id)
     return patient_result(case_id, out, bag)
+

@@ -200,15 +200,10 @@ class _Recorder:
 
 def _model_matches(profile: str, spec: dict) -> bool:
     """Whether a cached or shipped demo checkpoint was made for ``spec`` (then no training is needed)."""
-    from ..train.demo_model import SPEC_FILE, demo_model_dir, shipped_demo_model
+    from ..runs import read_demo_spec
+    from ..train.demo_model import demo_model_dir, shipped_demo_model
 
-    for run in (demo_model_dir(profile), shipped_demo_model(profile)):
-        try:
-            if json.loads((run / SPEC_FILE).read_text()) == spec:
-                return True
-        except (OSError, ValueError):
-            continue
-    return False
+    return any(read_demo_spec(run) == spec for run in (demo_model_dir(profile), shipped_demo_model(profile)))
 
 
 def run_build(profile: str | DemoProfile = "full", *, model: bool = True, workers: int | None = None) -> int:

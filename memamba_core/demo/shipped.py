@@ -5,10 +5,10 @@ exists only once all slides are built (minutes). The project therefore ships,
 per profile, a copy of what the generator writes for its current spec::
 
     assets/demo-<profile>-tables/
-        demo_spec.json        the spec (memamba_core.demo.demo_spec) the tables were generated for
+        <demo spec file>      the spec (memamba_core.demo.demo_spec) the tables were generated for
         labels.csv  pathways.csv  signatures.csv  splits/splits_<k>.csv
 
-A build places them first when ``demo_spec.json`` equals the current spec (a
+A build places them first when the spec file equals the current spec (a
 stale copy is ignored) and, once the slides are built, writes the tables it
 computed: byte-identical to the shipped ones, which ``tests/test_demo_start.py``
 checks. Regenerate after a generator change with
@@ -21,12 +21,13 @@ import json
 from pathlib import Path
 
 from ..paths import atomic_write_bytes, atomic_write_text
+from ..runs import file_names
 from .profiles import DemoProfile
 
 __all__ = ["ASSETS", "differing_tables", "export_tables", "place_shipped_tables", "shipped_tables_dir", "table_files"]
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
-SPEC_FILE = "demo_spec.json"
+SPEC_FILE = file_names()["demo_spec"]  # the name a demo run gives its spec (the run-folder owner spells it)
 
 
 def table_files(p: DemoProfile) -> list[str]:

@@ -14,6 +14,7 @@ from .overlay import (
 from .patches import read_patch, read_patches, thumbnail_scale, top_k
 from .report import PatientReport, report_html, survival_png
 from .transport import (
+    group_legend_figure,
     GROUP_PALETTE,
     aggregate_plan,
     dominant_group,
@@ -54,4 +55,5 @@ __all__ = [
     "top_k",
     "training_curves_figure",
     "transport_matrix_figure",
+    "group_legend_figure",
 ]

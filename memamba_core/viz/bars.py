@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from .text import plain_label
+
 __all__ = ["expert_weights_figure", "contributions_figure"]
 
 
@@ -24,7 +26,7 @@ def expert_weights_figure(weights: dict[str, float]) -> go.Figure:
 def contributions_figure(names, values, title: str = "Genomic group contributions", value_label: str = "share") -> go.Figure:
     """Bars of one value per genomic group (G,), largest on top; signed values coloured by sign."""
     v = np.asarray(values, dtype=float).reshape(-1)
-    names = list(names)
+    names = [plain_label(n) for n in names]
     order = np.argsort(v, kind="stable")
     colours = np.where(v[order] >= 0, "#b2182b", "#2166ac")
     fig = go.Figure(go.Bar(x=v[order], y=[names[i] for i in order], orientation="h", marker_color=colours,

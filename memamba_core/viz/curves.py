@@ -64,7 +64,7 @@ def survival_curve_figure(cuts, patient_survival, cohort_survival=None, t_end: f
 
 def training_curves_figure(records: list[dict], x: str = "epoch", loss_keys=("loss",),
                            score_keys=("val_c_index", "inner_c_index", "train_c_index")) -> go.Figure:
-    """Loss and C-index per epoch, one line per fold, from progress records (``progress.jsonl`` rows).
+    """Loss and C-index per epoch, one line per fold, from the run's progress records (:func:`memamba_core.runs.read_progress`).
 
     Records without ``x`` are skipped; keys absent from every record are not drawn.
     """

@@ -17,6 +17,8 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
+from .text import plain_label
+
 __all__ = [
     "COLORMAPS",
     "scale_scores",
@@ -159,7 +161,7 @@ def heatmap_figure(
     text = [f"patch {i} · rank {r}/{s.size}<br>score {x:.4g} · x={cx}, y={cy}" for i, (r, x, (cx, cy)) in enumerate(zip(rank, s, c))]
     fig = _image_figure(img, height)
     fig.add_trace(_points(c, patch_size, scale, text, v, COLORMAPS[colormap][1], "percentile" if scaling == "percentile" else "scaled"))
-    fig.update_layout(title=dict(text=title, font=dict(size=14)))
+    fig.update_layout(title=dict(text=plain_label(title), font=dict(size=14)))  # slide ids come from cohort files
     return fig, img
 
 
@@ -179,8 +181,9 @@ def slide_points_figure(
     img = overlay_image(thumbnail, overlay_rgba(thumbnail.size[::-1], coords, patch_size, scale, colours, alpha))
     fig = _image_figure(img, height)
     c = np.asarray(coords).reshape(-1, 2)
-    fig.add_trace(_points(c, patch_size, scale, text if text is not None else [f"patch {i}" for i in range(c.shape[0])]))
-    fig.update_layout(title=dict(text=title, font=dict(size=14)))
+    text = [plain_label(t) for t in text] if text is not None else [f"patch {i}" for i in range(c.shape[0])]
+    fig.add_trace(_points(c, patch_size, scale, text))
+    fig.update_layout(title=dict(text=plain_label(title), font=dict(size=14)))  # names from cohort files, shown literally
     return fig
 
 

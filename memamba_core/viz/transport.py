@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-__all__ = ["GROUP_PALETTE", "group_colours", "dominant_group", "aggregate_plan", "mass_per_group",
+from .text import plain_label
+
+__all__ = ["group_legend_figure", "GROUP_PALETTE", "group_colours", "dominant_group", "aggregate_plan", "mass_per_group",
            "transport_matrix_figure", "mass_figure"]
 
 #: Qualitative palette for genomic groups (Plotly's "Safe" + "Bold", colour-blind friendly first).
@@ -64,7 +66,7 @@ def transport_matrix_figure(plan, group_names, max_rows: int = 200, highlight: i
     ylab = [f"patches {a}–{b}" if b > a else f"patch {a}" for a, b in zip(starts, ends)]
     fig = go.Figure(
         go.Heatmap(
-            z=mat, x=list(group_names), y=list(range(mat.shape[0])), colorscale="Blues", zmin=0, zmax=1,
+            z=mat, x=[plain_label(g) for g in group_names], y=list(range(mat.shape[0])), colorscale="Blues", zmin=0, zmax=1,
             customdata=np.array(ylab)[:, None].repeat(mat.shape[1], 1),
             hovertemplate="%{customdata} → %{x}<br>mean mass %{z:.3f}<extra></extra>",
             colorbar=dict(title="mass", thickness=12),
@@ -87,9 +89,27 @@ def mass_figure(plan, group_names, highlight: int | None = None) -> go.Figure:
     cols = ["#%02x%02x%02x" % tuple(int(v * 255) for v in c) for c in group_colours(p.shape[1])]
     line = [3 if highlight == i else 0 for i in range(p.shape[1])]
     fig = go.Figure(
-        go.Bar(x=list(group_names), y=m, marker=dict(color=cols, line=dict(width=line, color="#d62728")),
+        go.Bar(x=[plain_label(g) for g in group_names], y=m, marker=dict(color=cols, line=dict(width=line, color="#d62728")),
                customdata=counts, hovertemplate="%{x}<br>%{y:.1%} of mass · %{customdata} patches<extra></extra>")
     )
     fig.update_layout(title=dict(text="Patch mass per genomic group", font=dict(size=14)), template="plotly_white",
                       yaxis=dict(tickformat=".0%", title="share of mass"), height=320, margin=dict(l=40, r=10, t=50, b=80))
+    return fig
+
+
+def group_legend_figure(group_names, highlight: int | None = None) -> go.Figure:
+    """The colour of each genomic group on the slide map, as a figure (names shown literally, never as HTML)."""
+    names = [plain_label(g) for g in group_names]
+    cols = ["#%02x%02x%02x" % tuple(int(v * 255) for v in c) for c in group_colours(len(names))]
+    per_row = 4
+    x = [i % per_row for i in range(len(names))]
+    y = [-(i // per_row) for i in range(len(names))]
+    size = [18 if highlight == i else 12 for i in range(len(names))]
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="markers+text", text=names, textposition="middle right",
+                               marker=dict(symbol="square", size=size, color=cols), hoverinfo="text",
+                               cliponaxis=False))
+    fig.update_xaxes(visible=False, range=[-0.2, per_row])
+    fig.update_yaxes(visible=False, range=[min(y, default=0) - 0.6, 0.6])
+    fig.update_layout(template="plotly_white", showlegend=False, height=40 + 26 * (1 + (len(names) - 1) // per_row),
+                      margin=dict(l=0, r=0, t=4, b=4))
     return fig

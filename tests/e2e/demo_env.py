@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+from memamba_core.runs import RunPaths
+
 PROFILE = "tiny"
 _BUILT: dict[str, tuple[str, str]] = {}
 
@@ -44,7 +46,7 @@ def tiny_demo(root: Path) -> tuple[str, str]:
         with cache_env(root):
             cohort = ensure_demo(PROFILE, workers=2)  # the same bytes as one process (tests/test_demo_start.py)
         run = root / "light-model"
-        if not (run / "summary.json").is_file():
+        if not RunPaths(run).summary.is_file():
             import torch
 
             threads = torch.get_num_threads()
