@@ -55,6 +55,12 @@ def main() -> int:
                           cost=[int(k[1:]) for k in args.keys], progress=progress, interval=0.1)
     except Exception as err:  # the test reads what each rank saw
         (out / f"error_{d.rank}.txt").write_text(f"{type(err).__name__}: {err}")
+        # torchrun tears the whole group down as soon as one rank exits non-zero: wait for the others
+        # to write what they saw (they stop at their next progress exchange), then leave
+        deadline = time.monotonic() + 20
+        while d.world > 1 and time.monotonic() < deadline and \
+                len(list(out.glob("error_*.txt"))) + len(list(out.glob("report_*.json"))) < d.world:
+            time.sleep(0.05)
         shutdown_distributed(d)
         return 3
     atomic_write_text(out / f"report_{d.rank}.json", json.dumps(asdict(rep), sort_keys=True))
