@@ -110,3 +110,30 @@ def test_first_start_builds_in_the_background_and_pages_open_when_ready(demo_roo
         driver.wait_idle(page, 120)
         driver.assert_no_exception(page)
         page.screenshot(path=str(tmp_path / "first_start_patient.png"), full_page=True)
+
+
+@pytest.mark.slow
+def test_shipped_demo_shows_its_ablation_table_in_the_browser(tmp_path):
+    """The demo as a fresh machine gets it (the full demo cohort, the shipped checkpoint copied into the cache):
+    the Ablations page finds the shipped cross-validated table through the run-folder owner and draws it."""
+    from memamba_core.demo import ensure_demo
+    from memamba_core.paths import cache_dir
+    from memamba_core.train.demo_model import ensure_demo_model
+
+    ensure_demo("full")
+    ensure_demo_model("full")
+    env = {"MEMAMBA_CACHE": str(cache_dir()), "MEMAMBA_THREADS": "1"}
+    with driver.Server(env) as srv, driver.browser() as page:
+        srv.wait_healthy()
+        page.goto(srv.url)
+        driver.wait_text(page, "fits this cohort", timeout=300)
+        driver.goto_page(page, "Ablations")
+        driver.wait_text(page, "Cross-validated ablation runs", timeout=300)
+        driver.wait_text(page, "Each row: the model retrained under the same cross-validation", timeout=120)
+        grid = page.locator('[data-testid="stDataFrame"]')
+        grid.first.wait_for(state="visible", timeout=60_000)
+        assert grid.count() == 1
+        assert page.get_by_text("has no cross-validated ablation table").count() == 0
+        driver.assert_no_exception(page)
+        page.screenshot(path=str(tmp_path / "shipped_ablations.png"), full_page=True)
+    assert (tmp_path / "shipped_ablations.png").stat().st_size > 10_000
