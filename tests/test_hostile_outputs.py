@@ -7,6 +7,7 @@ that the inputs are byte-identical afterwards (``folder_digest``).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -14,23 +15,21 @@ from memamba_core.cli import main
 from memamba_core.data import load_cohort
 from memamba_core.errors import InputError
 from memamba_core.outputs import check_output_file, check_output_folder
-from memamba_core.runs import RunPaths
+from memamba_core.runs import RunPaths, file_names
 from memamba_core.train import train_cv
 from tests._hypothesis import folder_digest
-from tests._train_cohort import make_cohort, one_thread, tiny_train  # one_thread: autouse fixture
+from tests._train_cohort import one_thread, tiny_train, trained_run  # one_thread: autouse fixture
 
+NAMES = file_names()
 TRAIN_FLAGS = ["--epochs", "1", "--n-folds", "3", "--d-model", "16", "--set", "n_layers=1", "--set", "d_state=4",
                "--num-threads", "1", "--no-progress"]
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """(cohort folder, run folder) of a tiny finished 3-fold run."""
-    base = tmp_path_factory.mktemp("outputs")
-    root = make_cohort(base / "cohort", n=18)
-    run = base / "run"
-    train_cv(load_cohort(root), tiny_train(epochs=1), run, progress=False)
-    return root, run
+    """(cohort folder, run folder) of the session's tiny finished 3-fold run (never modified here)."""
+    cohort, run = trained_run(tmp_path_factory)
+    return Path(cohort.root), run
 
 
 def _refused(argv, capsys, *needles) -> str:
@@ -125,8 +124,8 @@ def test_force_into_a_foreign_folder(trained, capsys, tmp_path):
     root, _ = trained
     user = tmp_path / "mine"
     (user / "fold_0").mkdir(parents=True)
-    (user / "summary.json").write_text('{"my": "results"}')
-    (user / "fold_0" / "model.safetensors").write_bytes(b"my own weights")
+    (user / NAMES["summary"]).write_text('{"my": "results"}')
+    (user / "fold_0" / NAMES["weights"]).write_bytes(b"my own weights")
     before = folder_digest(user)
     _refused(["train", root, "--out", user, "--force", *TRAIN_FLAGS], capsys, "not a run folder of ours",
              "not even --force")
@@ -153,7 +152,7 @@ def test_ablate_into_a_foreign_folder(trained, capsys, tmp_path):
     root, _ = trained
     user = tmp_path / "mine"
     user.mkdir()
-    (user / "ablations.csv").write_text("my,table\n")
+    (user / NAMES["ablations"]).write_text("my,table\n")
     (user / "thesis.docx").write_bytes(b"words")
     before = folder_digest(user)
     _refused(["ablate", root, "--out", user, "--force", "--variants", "full", *TRAIN_FLAGS], capsys,
