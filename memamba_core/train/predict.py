@@ -27,7 +27,7 @@ from ..survival.discrete import risk_from_survival
 from .checkpoint import LoadedModel
 from .compat import Needs, require_compatible
 
-__all__ = ["check_compatible", "predict_patient", "predict_cohort"]
+__all__ = ["check_compatible", "predict_patient", "predict_cohort", "skipped_note"]
 
 
 def check_compatible(loaded: LoadedModel, cohort: Cohort) -> None:
@@ -120,3 +120,15 @@ def predict_cohort(loaded: LoadedModel, cohort: Cohort, case_ids=None) -> pd.Dat
                             event=[int(p.event) for p in kept], in_training=[p.case_id in trained for p in kept])
     df.attrs["skipped"] = skipped
     return df
+
+
+def skipped_note(predictions: pd.DataFrame, *, limit: int = 10) -> str | None:
+    """One plain sentence listing the patients :func:`predict_cohort` left out and why (None when none was):
+    what the dashboard shows as a warning above the cohort's predictions."""
+    skipped = dict(getattr(predictions, "attrs", {}).get("skipped") or {})
+    if not skipped:
+        return None
+    items = list(skipped.items())
+    listed = "; ".join(f"{c}: {why}" for c, why in items[:limit]) + (f"; … and {len(items) - limit} more" if len(items) > limit else "")
+    return (f"{len(items)} patient(s) left out because their data could not be read — {listed}. "
+            f"The other patients are shown; fix those files and reload to include them.")
