@@ -82,6 +82,19 @@ def _refuse_reads(out: Path, reads: Iterable[Path], what: str, fix: str) -> None
                              f"into — {fix}")
 
 
+def _usable(check):
+    """An OSError while looking at the path (a name too long, a loop of symlinks) is bad input, not a crash."""
+    def wrapped(path, *args, what: str = "--out", **kw):
+        try:
+            return check(path, *args, what=what, **kw)
+        except OSError as err:
+            raise InputError(f"{what} {str(path)[:200]}: cannot be used as a path ({err.strerror or err}); "
+                             f"choose a shorter, plain path (nothing was written).") from None
+    wrapped.__doc__, wrapped.__name__ = check.__doc__, check.__name__
+    return wrapped
+
+
+@_usable
 def check_output_file(path: str | os.PathLike, *, reads: Iterable[str | os.PathLike] = (), what: str = "--out",
                       example: str = "results.csv") -> Path:
     """The resolved path of a file output, or InputError (see the module doc). Nothing is created."""
@@ -95,6 +108,7 @@ def check_output_file(path: str | os.PathLike, *, reads: Iterable[str | os.PathL
     return out
 
 
+@_usable
 def check_output_folder(path: str | os.PathLike, *, reads: Iterable[str | os.PathLike] = (), what: str = "--out",
                         may_contain_inputs: bool = False) -> Path:
     """The resolved path of a folder output, or InputError (see the module doc). Nothing is created."""

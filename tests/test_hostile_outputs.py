@@ -206,3 +206,46 @@ def test_guard_on_odd_paths(tmp_path):
         check_output_file(hard, reads=[f])
     assert check_output_file(tmp_path / "new.csv", reads=[f]) == (tmp_path / "new.csv").resolve()
     assert f.read_text() == "x"
+
+
+# ---- property: whatever path a user types, the guard refuses it or it lies outside every input -----------
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tests._hypothesis import budget  # noqa: E402
+
+_SEGMENTS = ["cohort", "..", ".", "sub", "labels.csv", "into_cohort", "to_labels", "out", "x.csv", "", "~", "a" * 300]
+
+
+@pytest.fixture(scope="module")
+def maze(tmp_path_factory):
+    """A cohort folder (a file, a subfolder) and, beside it, symlinks pointing into it."""
+    base = tmp_path_factory.mktemp("maze")
+    cohort = base / "cohort"
+    (cohort / "sub").mkdir(parents=True)
+    (cohort / "labels.csv").write_text("case_id\nA\n")
+    (base / "into_cohort").symlink_to(cohort)
+    (base / "to_labels").symlink_to(cohort / "labels.csv")
+    (base / "out").mkdir()
+    return base, cohort
+
+
+@budget(80)
+@given(st.lists(st.sampled_from(_SEGMENTS), min_size=0, max_size=6), st.booleans(), st.booleans())
+def test_any_output_path_is_refused_or_outside_the_inputs(maze, parts, absolute, as_folder):
+    base, cohort = maze
+    before = folder_digest(base)
+    raw = "/".join(parts)
+    path = str(base / ("." if absolute else "out")) + "/" + raw  # absolute: never relative to the checkout
+    try:
+        out = (check_output_folder if as_folder else check_output_file)(path, reads=[cohort, cohort / "labels.csv"])
+    except InputError as err:
+        assert str(err) and "nothing was written" in str(err)
+    else:
+        root = cohort.resolve()
+        assert out != root and root not in out.parents  # never in or over the cohort
+        if as_folder:
+            assert out not in root.parents  # a folder output never holds the cohort
+        else:
+            assert not out.is_dir()
+    assert folder_digest(base) == before  # the guard itself writes nothing
