@@ -249,3 +249,21 @@ def test_any_output_path_is_refused_or_outside_the_inputs(maze, parts, absolute,
         else:
             assert not out.is_dir()
     assert folder_digest(base) == before  # the guard itself writes nothing
+
+
+def test_a_start_refused_after_creating_folders_removes_them(tmp_path, monkeypatch):
+    """Whatever refuses a start once the folder exists, the lock and every folder it made are gone."""
+    from memamba_core.runs import RunFolder
+    from memamba_core.runs import folder as folder_mod
+
+    def refuse(path):
+        raise InputError(f"{path}: refused for the test")
+
+    monkeypatch.setattr(folder_mod, "read_run_record", refuse)
+    with pytest.raises(InputError, match="refused for the test"):
+        RunFolder(tmp_path / "a" / "b" / "run").start({"cohort": {}, "folds": []})
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(InputError):
+        RunFolder(tmp_path / "kept").start({"cohort": {}, "folds": []})
+    assert [p.name for p in tmp_path.iterdir()] == ["kept"] and list((tmp_path / "kept").iterdir()) == []
