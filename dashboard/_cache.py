@@ -73,6 +73,8 @@ def _switched(loaded, switches: dict):
 
 @st.cache_data(show_spinner="Predicting the cohort…", max_entries=32)
 def predictions(cohort_path: str, stamp: tuple, model_path: str, switch_items: tuple):
+    """:func:`memamba_core.train.predict_cohort`: patients whose data cannot be read are left out and listed
+    in ``attrs["skipped"]`` (kept through the cache's pickling; pages warn with ``skipped_note``)."""
     from memamba_core.train import predict_cohort
 
     return predict_cohort(_switched(model(model_path), dict(switch_items)), cohort(cohort_path, stamp))

@@ -233,6 +233,10 @@ def _cmd_evaluate(args) -> int:
     from .paths import atomic_write_text
     from .train.evaluate import evaluate_run
 
+    if args.json:  # the run folder is an input: it is never modified
+        from .outputs import check_output_file
+
+        check_output_file(args.json, reads=[args.run], what="--json", example="evaluation.json")
     res = evaluate_run(args.run, n_boot=args.n_boot, seed=args.seed, level=args.level)
     for f in res["folds"]:
         ci = f.get("c_index_ci")
@@ -251,6 +255,7 @@ def _cmd_evaluate(args) -> int:
 
 def _cmd_predict(args) -> int:
     from .data import load_cohort
+    from .outputs import check_output_file, checkpoint_reads, cohort_reads
     from .runs import write_predictions_csv
     from .train.checkpoint import load_checkpoint
     from .train.predict import predict_cohort
@@ -260,9 +265,19 @@ def _cmd_predict(args) -> int:
 
         torch.set_num_threads(args.num_threads)
     loaded = load_checkpoint(args.checkpoint, fold=args.fold)
-    df = predict_cohort(loaded, load_cohort(args.cohort))
-    write_predictions_csv(args.out, df)
-    print(f"{len(df)} patients predicted with {loaded.path} → {args.out}")
+    cohort = load_cohort(args.cohort)
+    out = check_output_file(args.out, reads=[*cohort_reads(cohort), *checkpoint_reads(args.checkpoint, loaded.path)],
+                            example="predictions.csv")
+    df = predict_cohort(loaded, cohort)
+    write_predictions_csv(out, df)
+    print(f"{len(df)} patients predicted with {loaded.path} → {out}")
+    skipped = getattr(df, "attrs", {}).get("skipped") or {}
+    for case_id, why in skipped.items():
+        print(f"  skipped {case_id}: {why}", file=sys.stderr)
+    if skipped:
+        print(f"memamba predict: {len(skipped)} patient(s) could not be read and were left out (listed above); "
+              f"fix their files and rerun.", file=sys.stderr)
+        return 1
     return 0
 
 

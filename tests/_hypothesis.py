@@ -19,7 +19,10 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+import tempfile
+
 from hypothesis import HealthCheck, settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 __all__ = ["budget", "folder_digest", "PROFILE"]
 
@@ -32,6 +35,8 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 PROFILE = os.environ.get("MEMAMBA_HYPOTHESIS_PROFILE", "memamba-ci")
+if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):  # never .hypothesis/ inside the checkout
+    set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "memamba-hypothesis")
 
 
 def budget(max_examples: int) -> settings:

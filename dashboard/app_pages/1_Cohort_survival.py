@@ -37,6 +37,10 @@ with st.sidebar:
         except InputError as err:
             _state.show_error(err)
             st.stop()
+        from memamba_core.train.predict import skipped_note
+
+        if note := skipped_note(preds):
+            st.warning(note, icon="⚠️")
     else:
         preds = oof
     df = with_clinical(preds, ctx.cohort.clinical_frame())

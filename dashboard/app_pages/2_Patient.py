@@ -10,12 +10,15 @@ import _widgets
 from memamba_core.app import percentile_of, survival_matrix
 from memamba_core.errors import InputError
 from memamba_core.slides import attention_keys, slide_patches, to_numpy
+from memamba_core.train.predict import skipped_note
 from memamba_core.viz import (COLORMAPS, PatientReport, contributions_figure, expert_weights_figure, heatmap_figure,
                               read_patch, read_patches, report_html, selected_patch, survival_curve_figure,
                               thumbnail_scale, top_k)
 
 st.title("Patient")
 ctx = _state.require(complete=True)
+if note := skipped_note(ctx.preds):
+    st.warning(note, icon="⚠️")
 preds = ctx.preds.set_index("case_id")
 case_id = _state.patient_picker(list(preds.index), help="Patients the model can score (sorted as in the cohort).")
 try:

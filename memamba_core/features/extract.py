@@ -24,6 +24,7 @@ import torch
 
 from ..dist import Dist
 from ..errors import InputError
+from ..outputs import check_output_folder
 from ..paths import atomic_write
 from ..sharding import Outcome, run_sharded
 from ..slides.clam_h5 import read_clam_h5, write_clam_h5
@@ -37,6 +38,7 @@ __all__ = [
     "is_done", "extract_folder",
 ]
 
+_H5_DIR, _PT_DIR = "h5_files", "pt_files"
 Progress = Callable[[float, str], None]  # progress(fraction in [0, 1], message)
 
 
@@ -78,15 +80,15 @@ def write_features(out_dir: str | Path, slide_id: str, features: np.ndarray, gri
     """Write ``h5_files/<slide_id>.h5`` then ``pt_files/<slide_id>.pt`` under ``out_dir`` (atomically)."""
     out = Path(out_dir)
     attrs = {**grid.h5_attrs(), "encoder": encoder.name, "feature_dim": int(encoder.output_dim)}
-    write_clam_h5(out / "h5_files" / f"{slide_id}.h5", grid.coords, attrs, features)
-    with atomic_write(out / "pt_files" / f"{slide_id}.pt", "wb") as fh:
+    write_clam_h5(out / _H5_DIR / f"{slide_id}.h5", grid.coords, attrs, features)
+    with atomic_write(out / _PT_DIR / f"{slide_id}.pt", "wb") as fh:
         torch.save(torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)), fh)
 
 
 def is_done(out_dir: str | Path, slide_id: str, encoder: Encoder) -> bool:
     """True when both files of ``slide_id`` exist and the ``.h5`` was written by ``encoder``."""
     out = Path(out_dir)
-    h5, pt = out / "h5_files" / f"{slide_id}.h5", out / "pt_files" / f"{slide_id}.pt"
+    h5, pt = out / _H5_DIR / f"{slide_id}.h5", out / _PT_DIR / f"{slide_id}.pt"
     if not (h5.is_file() and pt.is_file()):
         return False
     try:
@@ -124,6 +126,15 @@ def _slide_paths(slides: str | Path | Iterable[str | Path]) -> tuple[list[Path],
     return paths, ids
 
 
+def _check_out(out_dir: str | Path, paths: list[Path]) -> None:
+    """The output cohort folder may hold the slides' folder (the usual layout) but not lie inside it, and no
+    slide may sit in a folder the features are written to (:mod:`memamba_core.outputs`)."""
+    reads = [*dict.fromkeys(p.expanduser().resolve().parent for p in paths), *paths]
+    check_output_folder(out_dir, reads=reads, may_contain_inputs=True)
+    for sub in (_H5_DIR, _PT_DIR):
+        check_output_folder(Path(out_dir) / sub, reads=reads)
+
+
 def extract_folder(
     slides: str | Path | Iterable[str | Path], out_dir: str | Path, encoder: Encoder, *,
     tiling: TilingConfig = TilingConfig(), batch_size: int = 64, progress: Progress | None = None,
@@ -145,6 +156,7 @@ def extract_folder(
     paths, ids = _slide_paths(slides)
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}.")
+    _check_out(out_dir, paths)
     by_id = dict(zip(ids, paths))
 
     def work(sid: str, tick) -> Outcome:

@@ -60,6 +60,16 @@ def _with_defaults(old: dict, new: dict, defaults: dict) -> dict:
     return out
 
 
+def _missing_top(path: Path) -> Path | None:
+    """The outermost missing folder on the way to ``path`` (None when ``path`` exists)."""
+    top = None
+    for d in [path, *path.parents]:
+        if d.exists():
+            break
+        top = d
+    return top
+
+
 def _json(data: dict, *, sort_keys: bool = True) -> str:
     return json.dumps(data, indent=2, sort_keys=sort_keys, allow_nan=False, default=str)
 
@@ -97,28 +107,54 @@ class RunFolder:
         """
         record = json.loads(json.dumps({"format": RUN_FORMAT, **record}))  # normalise tuples → lists
         if self.path.exists() and not self.path.is_dir():
-            raise InputError(f"{self.path}: exists and is not a folder; choose another --out path.")
+            raise InputError(f"{self.path}: exists and is not a folder; choose another --out path (nothing was written).")
+        made_dir = _missing_top(self.path)  # the outermost folder this call creates (None: it exists)
+        made_lock = made_dir is not None or not self.paths.lock.exists()
         self.path.mkdir(parents=True, exist_ok=True)
-        self._acquire_lock()
         try:
-            old = read_run_record(self.path)
+            self._acquire_lock()
         except InputError:
-            self.release()
+            self._undo(None, made_lock=False)
             raise
+        try:
+            return self._start_locked(record, force, defaults)
+        except BaseException:
+            self.release()
+            self._undo(made_dir, made_lock)
+            raise
+
+    def _undo(self, made_dir: Path | None, made_lock: bool) -> None:
+        """Remove what a refused start created (the lock file, the folders it made): a refusal leaves nothing behind."""
+        if made_lock:
+            try:
+                self.paths.lock.unlink()
+            except FileNotFoundError:
+                pass
+        if made_dir is not None:
+            for d in [self.path, *self.path.parents]:
+                try:
+                    d.rmdir()  # only while empty
+                except OSError:
+                    break
+                if d == made_dir:
+                    break
+
+    def _start_locked(self, record: dict, force: bool, defaults: dict | None) -> list[int]:
+        old = read_run_record(self.path)
         old = None if old is None else old.to_dict()
         if old is None:
-            stray = [p.name for p in self.path.iterdir() if not p.name.startswith(".")]
-            if stray and not force:
-                self.release()
+            stray = self.paths.foreign_entries()
+            if stray:
+                # --force replaces only our own run outputs: a folder without a run record is someone else's
                 raise InputError(
-                    f"{self.path}: the folder is not empty ({', '.join(sorted(stray)[:5])}) and holds no run config; "
-                    f"choose a new --out folder (nothing was written)."
+                    f"{self.path}: the folder is not empty ({', '.join(stray[:5])}) and holds no memamba run "
+                    f"config, so it is not a run folder of ours — not even --force writes into it; choose a new "
+                    f"--out folder (nothing was written)."
                 )
         else:
             old = _with_defaults(old, record, defaults or {})
         if old is not None and old != record:
             if not force:
-                self.release()
                 diffs = _diff(old, record)
                 raise InputError(
                     f"{self.path}: this run folder was made with a different configuration "

@@ -160,5 +160,31 @@ class RunPaths:
         """Whether a top-level entry ``name`` is a run output (moved aside by a ``--force`` restart)."""
         return name in RUN_OUTPUTS or fold_number(name) is not None
 
+    def foreign_entries(self) -> list[str]:
+        """Top-level entries of a run folder *without* a run record that a run of ours would not leave there
+        (sorted): anything but hidden files and ``replaced-…`` folders. A non-empty list means the folder is
+        someone else's, and no run (not even ``--force``) may write into it."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir()
+                      if not p.name.startswith(".") and not p.name.startswith(REPLACED_PREFIX))
+
+    def foreign_ablation_entries(self) -> list[str]:
+        """Top-level entries of an ablation folder that are not ours (sorted): anything but hidden files, its
+        table and acceptance record, and variant folders that are run folders (hold a run record) or hold
+        nothing foreign. Non-empty: the folder is someone else's and ``ablate`` refuses it."""
+        if not self.root.is_dir():
+            return []
+        out = []
+        for p in self.root.iterdir():
+            if p.name.startswith(".") or (p.is_file() and p.name in (_ABLATIONS, _ACCEPTANCE)):
+                continue
+            if p.is_dir() and not p.is_symlink():
+                v = RunPaths(p)
+                if v.config.is_file() or not v.foreign_entries():
+                    continue
+            out.append(p.name)
+        return sorted(out)
+
     def replaced_dir(self, stamp: str) -> Path:
         return self.root / f"{REPLACED_PREFIX}{stamp}"

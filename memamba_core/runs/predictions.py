@@ -114,7 +114,7 @@ def parse_predictions(df: pd.DataFrame, *, source: str = "prediction table", req
     """Validate a prediction table and split off its (n, K) survival matrix.
 
     Raises InputError naming the file, the column and the rows: a missing column,
-    survival columns other than S_1 … S_K, non-finite or non-numeric risk / survival /
+    a patient with more than one row, survival columns other than S_1 … S_K, non-finite or non-numeric risk / survival /
     survival_months, censorship other than 0/1, survival outside [0, 1].
     """
     need = list(REQUIRED_COLUMNS) + (["fold"] if require_fold else [])
@@ -125,6 +125,11 @@ def parse_predictions(df: pd.DataFrame, *, source: str = "prediction table", req
     s_cols = survival_column_names(df.columns, source=source)
     frame = df.drop(columns=s_cols).reset_index(drop=True)
     frame["case_id"] = frame["case_id"].astype(str)
+    dup = frame["case_id"].duplicated(keep=False).to_numpy()
+    if dup.any():  # a patient counted twice narrows every interval computed from the table
+        names = ", ".join(list(dict.fromkeys(frame.loc[dup, "case_id"]))[:5])
+        raise InputError(f"{source}: {int(frame['case_id'].duplicated().sum())} duplicated row(s) for patient(s) {names} "
+                         f"(rows {_rows(dup)}); each patient has one prediction — rerun the command that wrote it.")
     numeric = {c: pd.to_numeric(df[c], errors="coerce").to_numpy(float) for c in ["risk", "survival_months", *s_cols]}
     for c, v in numeric.items():
         bad = ~np.isfinite(v)

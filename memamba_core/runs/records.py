@@ -6,7 +6,8 @@ not know are kept in ``extra`` and written back unchanged, so a run folder of a
 later version round-trips. Coming in a later round, and already carried through
 ``extra`` today: a per-fold calibration record (a baseline survival fitted on the
 fold's training patients) and a content hash of the weights in the fold meta, the
-survival endpoint in the run record.
+survival endpoint in the run record. The weights hash is
+``FoldMeta.weights_sha256`` (stored under ``weights_sha256``, checked at load).
 
 Plain JSON only (no torch, no lifelines, no scikit-survival): the dashboard reads
 these at start-up. The model and training configs stay dicts here;
@@ -28,6 +29,7 @@ __all__ = ["RunRecord", "FoldMeta", "Selection", "RUN_FORMAT", "META_FORMAT", "M
 RUN_FORMAT = "memamba-run"
 META_FORMAT = "memamba-fold"
 META_VERSION = 1
+WEIGHTS_HASH_KEY = "weights_sha256"  # a fold meta's record of its weights' content hash (sha256 hex)
 
 
 def read_json(path: Path, what: str, fix: str) -> object:
@@ -55,6 +57,14 @@ def _finite_numbers(values, where: str, name: str) -> tuple[float, ...]:
             raise InputError(f"{where}: '{name}'[{i}] is {v!r}, not a finite number; the file is damaged — retrain this fold.")
         out.append(float(v))
     return tuple(out)
+
+
+def _cuts(values, where: str) -> tuple[float, ...]:
+    """Finite, non-decreasing time-bin cut points (InputError naming the file otherwise)."""
+    cuts = _finite_numbers(values, where, "cuts")
+    if any(b < a for a, b in zip(cuts, cuts[1:])):
+        raise InputError(f"{where}: 'cuts' {list(cuts)} are not in increasing order; the file is damaged — retrain this fold.")
+    return cuts
 
 
 def _ids(values, where: str, name: str) -> tuple[str, ...]:
@@ -148,6 +158,16 @@ class FoldMeta:
         return len(self.cuts) + 1
 
     @property
+    def weights_sha256(self) -> str | None:
+        """sha256 (hex) of the fold's weights file as written at training, or None (a run of an earlier
+        version): :func:`~.weights.read_weights` checks it. Kept under this key in the record."""
+        return self.extra.get(WEIGHTS_HASH_KEY)
+
+    def with_weights_hash(self, sha256: str) -> FoldMeta:
+        """This record with the weights' content hash set."""
+        return dataclasses.replace(self, extra={**self.extra, WEIGHTS_HASH_KEY: sha256})
+
+    @property
     def group_names(self) -> tuple[str, ...]:
         return tuple(self.groups["names"]) if self.groups else ()
 
@@ -182,7 +202,12 @@ class FoldMeta:
             raise InputError(f"{source}: 'model_config' must be an object of ModelConfig fields; retrain this fold.")
         if isinstance(known["fold"], bool) or not isinstance(known["fold"], int):
             raise InputError(f"{source}: 'fold' must be an integer, got {known['fold']!r}; retrain this fold.")
-        known["cuts"] = _finite_numbers(known["cuts"], source, "cuts")
+        known["cuts"] = _cuts(known["cuts"], source)
+        digest = extra.get(WEIGHTS_HASH_KEY)
+        if digest is not None and not (isinstance(digest, str) and len(digest) == 64
+                                       and all(ch in "0123456789abcdef" for ch in digest)):
+            raise InputError(f"{source}: '{WEIGHTS_HASH_KEY}' must be the 64 hex digits of a sha256, got {str(digest)[:80]!r}; "
+                             f"the record is damaged — retrain this fold (or remove the key to load without the check).")
         for name in ("train_case_ids", "val_case_ids"):
             if name in known:
                 known[name] = _ids(known[name], source, name)
@@ -242,7 +267,7 @@ class Selection:
             if key not in data:
                 raise InputError(f"{source}: lacks '{key}'; the file is damaged — rerun this fold.")
         known, extra = _split(cls, data)
-        known["cuts"] = _finite_numbers(known["cuts"], source, "cuts")
+        known["cuts"] = _cuts(known["cuts"], source)
         if "val_case_ids" in known:
             known["val_case_ids"] = _ids(known["val_case_ids"], source, "val_case_ids")
         if known["chosen"] not in known["inner_scores"]:

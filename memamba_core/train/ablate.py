@@ -18,6 +18,7 @@ import pandas as pd
 from ..data import Cohort
 from ..errors import InputError
 from ..models import model_entry
+from ..outputs import check_output_folder, cohort_reads
 from ..runs import RunPaths, ablation_row, write_ablation_table
 from .config import TrainConfig
 from .cv import train_cv
@@ -71,7 +72,12 @@ def run_ablations(
         if unknown:
             raise InputError(f"unknown ablation variant(s) {', '.join(unknown)}; choose from {', '.join(grid)}.")
         grid = {k: v for k, v in grid.items() if k in variants}
-    out = Path(out).expanduser().resolve()
+    out = check_output_folder(out, reads=cohort_reads(cohort))
+    foreign = RunPaths(out).foreign_ablation_entries()
+    if foreign:
+        raise InputError(f"{out}: the folder holds {', '.join(foreign[:5])}, which no ablation run of ours leaves there, so "
+                         f"it is not an ablation folder of ours — not even --force writes into it; choose a new --out "
+                         f"folder (nothing was written).")
     d = dist or Dist()
     rows = []
     for name, changes in grid.items():

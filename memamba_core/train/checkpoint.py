@@ -9,8 +9,9 @@ training/validation case ids and its metrics.
 :func:`load_checkpoint` accepts a fold folder, a run folder (then a fold is
 picked: ``fold`` or the first finished one), or the fold's weights file itself.
 Every failure is an :class:`~memamba_core.errors.InputError` that says what is
-wrong: a missing or corrupt file, a file that is not safetensors, or weights
-that do not fit the stored model config (which keys, which shapes). No pickles.
+wrong: a missing or corrupt file, a file that is not safetensors, weights whose
+bytes differ from the sha256 their meta records, weights holding NaN/inf, or
+weights that do not fit the stored model config (which keys, which shapes). No pickles.
 """
 
 from __future__ import annotations
@@ -72,8 +73,8 @@ def save_fold(fold_dir: Path, model: nn.Module, meta: FoldMeta) -> None:
     """Write the fold's weights then its meta record (both atomically; the meta last marks the fold finished)."""
     fold = FoldPaths(Path(fold_dir))
     fold.dir.mkdir(parents=True, exist_ok=True)
-    write_weights(fold, _to_plain_state(model))
-    write_fold_meta(fold, meta)
+    digest = write_weights(fold, _to_plain_state(model))
+    write_fold_meta(fold, meta.with_weights_hash(digest))
 
 
 def load_state_into(model: nn.Module, state: dict[str, torch.Tensor], where: Path) -> None:
@@ -120,7 +121,7 @@ def load_checkpoint(path: str | Path, fold: int | None = None, *, device: str | 
         model = build_model(cfg)
     except InputError as err:
         raise InputError(f"{where.meta}: the stored model config is not usable ({err}).") from err
-    load_state_into(model, read_weights(where), where.weights)
+    load_state_into(model, read_weights(where, sha256=meta.weights_sha256), where.weights)
     model.to(device).eval()
     return LoadedModel(
         model=model,

@@ -28,6 +28,7 @@ import torch
 from ..data import Cohort, Split
 from ..errors import InputError
 from ..models import ModelConfig, build_model
+from ..outputs import check_output_folder, cohort_reads
 from ..runs import FoldMeta, RunFolder, prediction_frame
 from ..survival.discrete import bin_edges
 from .checkpoint import save_fold
@@ -172,6 +173,7 @@ def _train_cv(cohort, cfg, out, force, d, progress, on_record, only_folds) -> di
         "fold_source": source,
         "folds": [{"train": list(f.train), "val": list(f.val)} for f in folds],
     }
+    out = check_output_folder(out, reads=cohort_reads(cohort))
     run = RunFolder(out)
     finished = _shared(d, lambda: run.start(record, force=force, defaults={"train": json.loads(json.dumps(TrainConfig().to_dict()))}))
     todo = [k for k in range(len(folds)) if k not in finished and (only_folds is None or k in only_folds)]

@@ -4,8 +4,8 @@ Per fold (on its validation patients): Harrell's C-index, Uno's IPCW C-index
 (censoring estimated on the fold's training patients), integrated Brier score
 and mean time-dependent AUC of the predicted step survival curves (see
 :mod:`memamba_core.survival.metrics` for how curves become survival functions).
-A metric that is undefined on a fold (e.g. no event in it) is ``None`` and the
-reason is kept under ``notes``.
+A metric that is undefined on a fold (e.g. no event in it) or comes out
+non-finite is ``None`` and the reason is kept under ``notes`` (never a NaN score).
 
 Pooled: all out-of-fold predictions together. Risks of different fold models
 are on comparable scales only roughly, so the per-fold mean is the headline
@@ -41,10 +41,16 @@ def fold_metrics(train_times, train_cens, times, cens, risk, survival, cuts) -> 
     }
     for name, fn in calls.items():
         try:
-            out[name] = float(fn())
+            value = float(fn())
         except InputError as err:
             out[name] = None
             notes[name] = str(err)
+            continue
+        if not np.isfinite(value):  # never a NaN reported as a score: undefined, with the reason
+            out[name] = None
+            notes[name] = f"{name} came out {value} (not finite) on these {t.size} patients; it is left undefined."
+        else:
+            out[name] = value
     out["n"] = int(t.size)
     out["n_events"] = int(e.sum())
     if notes:

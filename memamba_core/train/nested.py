@@ -46,6 +46,7 @@ import torch
 from ..data import Cohort
 from ..data.splits import make_folds
 from ..errors import InputError
+from ..outputs import check_output_folder, cohort_reads
 from ..runs import RunFolder, Selection
 from .config import TrainConfig
 from .cv import FoldData, new_model, prepare_fold, resolve_model_config, usable_folds, val_frame
@@ -170,6 +171,7 @@ def _train_nested(cohort, grid, out, n_inner, inner_seeds, ensemble, inner_split
         "fold_source": source,
         "folds": [{"train": list(f.train), "val": list(f.val)} for f in folds],
     }
+    out = check_output_folder(out, reads=cohort_reads(cohort))
     run = RunFolder(out, kind="nested")
     default = json.loads(json.dumps(TrainConfig().to_dict()))
     finished = run.start(record, force=force, defaults={"grid": dict.fromkeys(grid, default)})
