@@ -1,0 +1,38 @@
+"""User strings in Streamlit's markdown elements, shown literally (no streamlit here; unit-tested).
+
+Titles, captions, alerts, metric and widget labels are markdown in Streamlit:
+a case id ``[x](javascript:…)`` would become a link, ``![](http://…)`` an image
+fetched from elsewhere, ``:red[…]`` or ``$…$`` styled text. HTML is never
+rendered (no page passes ``unsafe_allow_html``; tests/test_dashboard_security.py
+greps for it), but markdown is, so every name, id, clinical value, path or
+message that comes from a cohort, checkpoint or run folder goes through
+:func:`md` before it reaches one of those elements. Tables, dataframes,
+``st.text``, ``st.code`` and ``st.json`` show text as it is and need nothing.
+"""
+
+from __future__ import annotations
+
+import string
+
+__all__ = ["md", "md_join"]
+
+_PUNCT = frozenset(string.punctuation)  # CommonMark lets a backslash escape every ASCII punctuation character
+
+
+def md(text: object) -> str:
+    """``text`` as markdown that renders literally: every ASCII punctuation character backslash-escaped,
+    line breaks and other control characters as spaces (a value cannot start a heading, a list or a new block)."""
+    out = []
+    for ch in str(text):
+        if ch in _PUNCT:
+            out.append("\\" + ch)
+        elif ch in "\r\n\t\v\f" or (ord(ch) < 32) or ord(ch) == 127:
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def md_join(parts, sep: str = " · ") -> str:
+    """Several user strings escaped and joined with ``sep`` (which is the page's own markdown)."""
+    return sep.join(md(p) for p in parts)
