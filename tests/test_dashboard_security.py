@@ -44,6 +44,37 @@ def test_dashboard_renders_no_raw_html():
     assert list(DASHBOARD.rglob("*.py")), "no dashboard sources found"
 
 
+@pytest.mark.parametrize("raw", [
+    "<img src=x onerror=\"window.__pwned=1\">", "[x](javascript:alert(1))", "![](http://evil.example/a.png)",
+    ":red[pwned] :material/home: :smile:", "$x^2$", "# heading", "- item", "1. item", "**bold** _it_ ~~s~~ `code`",
+    "a | b", "&lt;b&gt;", "www.evil.example http://evil.example a@evil.example", "back\\slash", "two\nlines\r\tend",
+])
+def test_md_escapes_every_markdown_meaning(raw):
+    from memamba_core.app.text import md
+
+    out = md(raw)
+    assert "\n" not in out and "\r" not in out and "\t" not in out
+    # every special character is preceded by an (unescaped) backslash; removing the escapes gives the text back
+    i, plain = 0, []
+    while i < len(out):
+        if out[i] == "\\":
+            assert out[i + 1] in "\\`*_[](){}<>!&~|$:#+-.=^@", out
+            plain.append(out[i + 1])
+            i += 2
+        else:
+            assert out[i] not in "\\`*_[](){}<>!&~|$:#+-.=^@", (out, i)
+            plain.append(out[i])
+            i += 1
+    assert "".join(plain) == raw.replace("\n", " ").replace("\r", " ").replace("\t", " ")
+
+
+def test_md_keeps_plain_messages_readable():
+    from memamba_core.app.text import md, md_join
+
+    assert md("no such slide, check it") == "no such slide, check it"
+    assert md_join(["a.b", "c"]) == "a\\.b · c"
+
+
 # --- the Host guard (DNS rebinding) -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("host,ok", [

@@ -12,19 +12,22 @@ message that comes from a cohort, checkpoint or run folder goes through
 
 from __future__ import annotations
 
-import string
-
 __all__ = ["md", "md_join"]
 
-_PUNCT = frozenset(string.punctuation)  # CommonMark lets a backslash escape every ASCII punctuation character
+# What markdown (CommonMark + GFM + Streamlit's directives) gives a meaning: emphasis, code, links and images,
+# HTML and entities, strike-through, tables, maths ($), colours/icons/emoji (:red[…], :material/…:, :smile:),
+# headings, lists and quotes at a line start, and the "." / ":" of autolinked www. / http:// / e-mail text.
+# A backslash makes each of them literal (CommonMark: any ASCII punctuation may be escaped). Commas, quotes,
+# slashes and the like mean nothing and stay as they are, so messages read as written.
+_SPECIAL = frozenset("\\`*_[](){}<>!&~|$:#+-.=^@")
 
 
 def md(text: object) -> str:
-    """``text`` as markdown that renders literally: every ASCII punctuation character backslash-escaped,
-    line breaks and other control characters as spaces (a value cannot start a heading, a list or a new block)."""
+    """``text`` as markdown that renders literally: markdown's special characters backslash-escaped, line breaks
+    and other control characters as spaces (a value cannot start a heading, a list or a new block)."""
     out = []
     for ch in str(text):
-        if ch in _PUNCT:
+        if ch in _SPECIAL:
             out.append("\\" + ch)
         elif ch in "\r\n\t\v\f" or (ord(ch) < 32) or ord(ch) == 127:
             out.append(" ")
