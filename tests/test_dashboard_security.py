@@ -50,9 +50,9 @@ def test_dashboard_renders_no_raw_html():
     "a | b", "&lt;b&gt;", "www.evil.example http://evil.example a@evil.example", "back\\slash", "two\nlines\r\tend",
 ])
 def test_md_escapes_every_markdown_meaning(raw):
-    from memamba_core.app.text import md
+    from memamba_core.app.text import WORD_JOINER, md
 
-    out = md(raw)
+    out = md(raw).replace(WORD_JOINER, "")
     assert "\n" not in out and "\r" not in out and "\t" not in out
     # every special character is preceded by an (unescaped) backslash; removing the escapes gives the text back
     i, plain = 0, []
@@ -73,6 +73,14 @@ def test_md_keeps_plain_messages_readable():
 
     assert md("no such slide, check it") == "no such slide, check it"
     assert md_join(["a.b", "c"]) == "a\\.b · c"
+
+
+def test_md_breaks_autolinks():
+    from memamba_core.app.text import WORD_JOINER as WJ, md
+
+    assert md("https://e.x") == f"https\\:{WJ}//e\\.x"
+    assert md("WWW.e.x") == f"WWW{WJ}\\.e\\.x"
+    assert md("a@e.x") == f"a{WJ}\\@e\\.x"
 
 
 # --- the Host guard (DNS rebinding) -----------------------------------------------------------------------------

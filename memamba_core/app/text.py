@@ -12,7 +12,11 @@ message that comes from a cohort, checkpoint or run folder goes through
 
 from __future__ import annotations
 
-__all__ = ["md", "md_join"]
+import re
+
+__all__ = ["WORD_JOINER", "md", "md_join"]
+
+WORD_JOINER = "\u2060"  # invisible, zero width: breaks the browser-side autolinking of URLs and e-mail addresses
 
 # What markdown (CommonMark + GFM + Streamlit's directives) gives a meaning: emphasis, code, links and images,
 # HTML and entities, strike-through, tables, maths ($), colours/icons/emoji (:red[…], :material/…:, :smile:),
@@ -24,9 +28,16 @@ _SPECIAL = frozenset("\\`*_[](){}<>!&~|$:#+-.=^@")
 
 def md(text: object) -> str:
     """``text`` as markdown that renders literally: markdown's special characters backslash-escaped, line breaks
-    and other control characters as spaces (a value cannot start a heading, a list or a new block)."""
+    and other control characters as spaces (a value cannot start a heading, a list or a new block).
+
+    Streamlit also turns bare ``https://…``, ``www.…`` and ``name@host`` text into links after parsing, which no
+    backslash prevents: an invisible :data:`WORD_JOINER` goes after ``:`` of ``://``, after ``www`` and before
+    ``@`` (the text looks the same; nothing becomes a link)."""
+    s = str(text)
+    s = s.replace("://", ":" + WORD_JOINER + "//").replace("@", WORD_JOINER + "@")
+    s = re.sub(r"(?i)(www)(?=\.)", lambda m: m.group(1) + WORD_JOINER, s)
     out = []
-    for ch in str(text):
+    for ch in s:
         if ch in _SPECIAL:
             out.append("\\" + ch)
         elif ch in "\r\n\t\v\f" or (ord(ch) < 32) or ord(ch) == 127:
