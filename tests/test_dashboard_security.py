@@ -13,6 +13,7 @@ import contextlib
 import os
 import re
 import socket
+import string
 import subprocess
 import sys
 import time
@@ -46,41 +47,53 @@ def test_dashboard_renders_no_raw_html():
 
 @pytest.mark.parametrize("raw", [
     "<img src=x onerror=\"window.__pwned=1\">", "[x](javascript:alert(1))", "![](http://evil.example/a.png)",
-    ":red[pwned] :material/home: :smile:", "$x^2$", "# heading", "- item", "1. item", "**bold** _it_ ~~s~~ `code`",
-    "a | b", "&lt;b&gt;", "www.evil.example http://evil.example a@evil.example", "back\\slash", "two\nlines\r\tend",
+    ":red[pwned] :material/home: :smile:", "$x^2$", "# heading", "- item", "+ item", "> quote", "1. item", " 12) item",
+    "**bold** _it_ ~~s~~ `code` (_x_) __init__", "a | b", "&lt;b&gt;", "www.evil.example http://evil.example a@evil.example",
+    "back\\slash", "two\nlines\r\tend",
 ])
 def test_md_escapes_every_markdown_meaning(raw):
     from memamba_core.app.text import WORD_JOINER, md
 
     out = md(raw).replace(WORD_JOINER, "")
     assert "\n" not in out and "\r" not in out and "\t" not in out
-    # every special character is preceded by an (unescaped) backslash; removing the escapes gives the text back
-    i, plain = 0, []
+    plain, escaped = [], []  # the text with the escapes removed; whether each character was escaped
+    i = 0
     while i < len(out):
         if out[i] == "\\":
-            assert out[i + 1] in "\\`*_[](){}<>!&~|$:#+-.=^@", out
-            plain.append(out[i + 1])
+            assert out[i + 1] in string.punctuation, out
+            plain.append(out[i + 1]), escaped.append(True)
             i += 2
         else:
-            assert out[i] not in "\\`*_[](){}<>!&~|$:#+-.=^@", (out, i)
-            plain.append(out[i])
+            plain.append(out[i]), escaped.append(False)
             i += 1
-    assert "".join(plain) == raw.replace("\n", " ").replace("\r", " ").replace("\t", " ")
+    text = "".join(plain)
+    assert text == raw.replace("\n", " ").replace("\r", " ").replace("\t", " ")
+    for k, ch in enumerate(text):
+        prev, nxt = text[k - 1] if k else "", text[k + 1] if k + 1 < len(text) else ""
+        must = (ch in "\\`*[]<>&~|$" or (ch == "_" and not (prev.isalnum() and nxt.isalnum()))
+                or (ch == ":" and nxt not in ("", " ", "/")))
+        assert escaped[k] or not must, (raw, out, k, ch)
+    first = len(text) - len(text.lstrip())
+    assert escaped[first] or text[first] not in "#+->=", out
+    m = re.match(r" *\d+[.)]", text)
+    assert not m or escaped[m.end() - 1], out
 
 
 def test_md_keeps_plain_messages_readable():
     from memamba_core.app.text import md, md_join
 
-    assert md("no such slide, check it") == "no such slide, check it"
-    assert md_join(["a.b", "c"]) == "a\\.b · c"
+    msg = "/data/my_run-01/table_v2.csv: cannot be read (C error: EOF); rerun it."
+    assert md(msg) == msg
+    assert md_join(["a.b", "c_d"]) == "a.b · c_d"
+    assert md("5-fold run, 3.5 mo") == "5-fold run, 3.5 mo"
 
 
 def test_md_breaks_autolinks():
     from memamba_core.app.text import WORD_JOINER as WJ, md
 
-    assert md("https://e.x") == f"https\\:{WJ}//e\\.x"
-    assert md("WWW.e.x") == f"WWW{WJ}\\.e\\.x"
-    assert md("a@e.x") == f"a{WJ}\\@e\\.x"
+    assert md("https://e.x") == f"https:{WJ}//e.x"
+    assert md("WWW.e.x") == f"WWW{WJ}.e.x"
+    assert md("a@e.x") == f"a{WJ}@e.x"
 
 
 # --- the Host guard (DNS rebinding) -----------------------------------------------------------------------------

@@ -87,7 +87,7 @@ if card is not None:
             _state.show_error(err)
             headline = {}
         for k, v in headline.items():
-            st.metric(f"Run: {md(k)}", v)
+            st.metric(f"Run: {k}", v)  # keys are summary_metrics's own names
     for p in problems or ():
         st.warning(md(p), icon="⚠️")
     if sel.model_path in _cache.LOADED:
