@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from memamba_core.app.text import md
+
 
 def status(profile: str, need_model: bool):
     """The demo's :class:`~memamba_core.demo.BuildStatus`, starting the background build when nothing is there yet."""
@@ -36,7 +38,7 @@ def _watch(s, need_model: bool) -> None:
     @st.fragment(run_every=1.0)
     def poll():
         now = build_status(s.profile, need_model=need_model)
-        st.progress(min(max(now.fraction, 0.0), 1.0), text=_line(now))
+        st.progress(min(max(now.fraction, 0.0), 1.0), text=md(_line(now)))
         if (now.state, now.tables, now.model) != seen:
             st.rerun()
 
@@ -44,7 +46,7 @@ def _watch(s, need_model: bool) -> None:
 
 
 def _failed(s, need_model: bool) -> None:
-    st.error(f"Building the demo failed: {s.error}", icon="⚠️")
+    st.error(f"Building the demo failed: {md(s.error)}", icon="⚠️")
     if s.log:
         with st.expander("Build log (last lines)"):
             st.code(s.log)

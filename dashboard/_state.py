@@ -19,6 +19,7 @@ import streamlit as st
 
 import _cache
 import _demo
+from memamba_core.app.text import md
 from memamba_core.errors import InputError
 
 DEMO = "demo"
@@ -82,8 +83,8 @@ def selection() -> Selection:
 
 
 def show_error(err: Exception) -> None:
-    """Bad input → the library's message, never a traceback."""
-    st.error(str(err), icon="⚠️")
+    """Bad input → the library's message (shown literally: it names user files and values), never a traceback."""
+    st.error(md(err), icon="⚠️")
 
 
 def cohort_path() -> str:

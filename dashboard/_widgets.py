@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 import _cache
+from memamba_core.app.text import md
 from memamba_core.errors import InputError
 
 
@@ -28,13 +29,13 @@ def slide_choice(bag, cohort, key: str):
         path = cohort_slide_file(cohort, sid)
         if path is None:
             note = f"No slide file for {sid}: the cohort has its features but not the image."
-            st.info(note + " Add it under slides/ to see the heatmap and patches.")
+            st.info(md(note) + " Add it under slides/ to see the heatmap and patches.")
             return pos, None, None, None, note
         sl = _cache.slide(str(path))
         sp = slide_patches(bag, pos, sl)
     except InputError as err:
-        st.warning(str(err))
+        st.warning(md(err))
         return pos, path, None, None, str(err)
     for n in sp.notes:
-        st.caption(n)
+        st.caption(md(n))
     return pos, path, sl, sp, None

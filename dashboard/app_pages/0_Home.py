@@ -6,6 +6,7 @@ import _cache
 import _demo
 import _state
 from memamba_core.app import compatibility_problems, model_frame, runtime_frame, summary_metrics
+from memamba_core.app.text import md
 from memamba_core.errors import InputError
 
 st.title("ME-Mamba survival dashboard")
@@ -26,7 +27,7 @@ def chooser(what: str, demo_label: str, mine_label: str, prompt: str, placeholde
         if st.button(f"Use this {what}", key=f"use_{what}", type="primary"):
             try:
                 use(path)
-                st.success(f"{what.capitalize()} chosen: {path}")
+                st.success(f"{what.capitalize()} chosen: {md(path)}")
             except InputError as err:
                 _state.show_error(err)
     elif src != _state.DEMO:
@@ -54,7 +55,7 @@ if sel.cohort_path is not None:
         _state.show_error(err)
 if cohort is not None:
     summary = cohort.summary()
-    st.subheader(f"Cohort: {summary.name}")
+    st.subheader(f"Cohort: {md(summary.name)}")
     cols = st.columns(4)
     cols[0].metric("Patients", summary.n_patients)
     cols[1].metric("Slides", summary.n_slides)
@@ -65,7 +66,7 @@ if cohort is not None:
     st.table(summary.to_frame().set_index("item"))
     if summary.issues:
         with st.expander(f"{len(summary.issues)} issue(s) found while loading"):
-            st.markdown("\n".join(f"- {i}" for i in summary.issues))
+            st.markdown("\n".join(f"- {md(i)}" for i in summary.issues))
 
 st.subheader("Model and runtime")
 card = None
@@ -86,9 +87,9 @@ if card is not None:
             _state.show_error(err)
             headline = {}
         for k, v in headline.items():
-            st.metric(f"Run: {k}", v)
+            st.metric(f"Run: {k}", v)  # keys are summary_metrics's own names
     for p in problems or ():
-        st.warning(p, icon="⚠️")
+        st.warning(md(p), icon="⚠️")
     if sel.model_path in _cache.LOADED:
         st.table(runtime_frame(_state.model()).set_index("item"))
     elif st.button("Load the model now (device and scan backend)", key="load_model",

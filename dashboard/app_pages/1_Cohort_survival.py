@@ -9,6 +9,7 @@ import _cache
 import _state
 from memamba_core.app import (SEX_CHOICES, apply_filters, filter_options, held_out_default, scored_out_of_fold,
                               with_clinical)
+from memamba_core.app.text import md
 from memamba_core.errors import InputError
 from memamba_core.survival.km import SCHEMES
 from memamba_core.viz import format_p, km_figure
@@ -59,7 +60,7 @@ with st.sidebar:
         st.caption("The loaded fold model's own predictions are offered once the demo's slides are built.")
 
 sub = apply_filters(df, types, sites, age, sex, held_out_only=held)
-st.caption(f"{len(sub)} patients ({int(sub['event'].sum())} events) · cohort {ctx.cohort.name} · "
+st.caption(f"{len(sub)} patients ({int(sub['event'].sum())} events) · cohort {md(ctx.cohort.name)} · "
            f"{source}{': held-out patients only' if held else ''}")
 if len(sub) < 4 or sub["event"].sum() == 0:
     st.warning("Too few patients or no events with these filters: loosen them to see survival curves.")

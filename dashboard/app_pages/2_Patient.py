@@ -8,6 +8,7 @@ import _cache
 import _state
 import _widgets
 from memamba_core.app import percentile_of, survival_matrix
+from memamba_core.app.text import md, md_join
 from memamba_core.errors import InputError
 from memamba_core.slides import attention_keys, slide_patches, to_numpy
 from memamba_core.train.predict import skipped_note
@@ -29,7 +30,7 @@ except InputError as err:
 row = preds.loc[case_id]
 pct = percentile_of(row["risk"], preds["risk"])
 p = ctx.cohort.patient(case_id)
-st.caption(f"Patient {case_id} · " + " · ".join(f"{k} {v}" for k, v in p.clinical.items() if v is not None))
+st.caption(f"Patient {md(case_id)} · " + md_join(f"{k} {v}" for k, v in p.clinical.items() if v is not None))
 
 m = st.columns(4)
 m[0].metric("Predicted risk", f"{row['risk']:.3f}", help="−Σ survival over the time bins; higher = earlier event")
@@ -94,7 +95,7 @@ if sp is not None:
             x, y = (int(v) for v in sp.coords[i])
             st.image(read_patch(sl, sp.coords[i], int(sp.patch_size0)), caption=f"patch {i} at level 0 (x={x}, y={y}), "
                      f"score {scores[i]:.4g}", width="stretch")
-    st.subheader(f"Top {k} patches by {key}")
+    st.subheader(f"Top {k} patches by {md(key)}")
     idx = top_k(scores, k)
     imgs = read_patches(sl, sp.coords, idx, int(sp.patch_size0))
     gallery = [(im, f"#{r + 1} · {scores[j]:.3g}") for r, (im, j) in enumerate(zip(imgs, idx))]

@@ -6,6 +6,7 @@ import streamlit as st
 import _cache
 import _state
 import _widgets
+from memamba_core.app.text import md
 from memamba_core.errors import InputError
 from memamba_core.slides import to_numpy
 from memamba_core.viz import (dominant_group, group_colours, group_legend_figure, mass_figure, slide_points_figure,
@@ -26,7 +27,7 @@ if out.transport_plan is None:
     why = ("the model runs with OT off" if cfg.ot == "off" else
            f"the model ({cfg.model}, modalities {cfg.modalities}) has no synergistic expert" if cfg.modalities != "both"
            or cfg.model != "memamba" else "this patient lacks pathology or genomics")
-    st.info(f"No transport plan for {case_id}: {why}. The plan needs both a slide's patches and genomic groups.")
+    st.info(f"No transport plan for {md(case_id)}: {md(why)}. The plan needs both a slide's patches and genomic groups.")
     st.stop()
 
 plan = to_numpy(out.transport_plan)
@@ -60,4 +61,4 @@ with right:
                                             alpha=alpha, text=text, title=title), key="tm_slide_map")
         st.plotly_chart(group_legend_figure(names, hi), key="tm_legend")
         if hi is not None:
-            st.caption(f"{int((d == hi).sum())} of {len(d)} patches on this slide send most of their mass to {g}.")
+            st.caption(f"{int((d == hi).sum())} of {len(d)} patches on this slide send most of their mass to {md(g)}.")

@@ -5,6 +5,7 @@ import streamlit as st
 import _cache
 import _state
 from memamba_core.app import apply_filters, held_out_default
+from memamba_core.app.text import md
 from memamba_core.errors import InputError
 from memamba_core.models.registry import choices
 from memamba_core.viz import format_p, km_figure
@@ -38,7 +39,7 @@ with left:
 try:
     preds = _state.predictions(changes)
 except InputError as err:
-    right.error(str(err))
+    right.error(md(err))
     st.stop()
 base = apply_filters(ctx.preds, held_out_only=held)
 now = apply_filters(preds, held_out_only=held)
@@ -51,7 +52,7 @@ try:
     ci = _cache.c_index(*args)
     res = _cache.km(*args, "median", None)
 except InputError as err:
-    right.error(str(err))
+    right.error(md(err))
     st.stop()
 with right:
     m = st.columns(3)

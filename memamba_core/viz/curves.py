@@ -12,6 +12,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .text import plain_label
+
 __all__ = ["step_points", "survival_curve_figure", "training_curves_figure"]
 
 
@@ -78,7 +80,7 @@ def training_curves_figure(records: list[dict], x: str = "epoch", loss_keys=("lo
                 if not pts:
                     continue
                 xs, ys = zip(*pts)
-                fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=f"fold {f} {key}",
+                fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=plain_label(f"fold {f} {key}"),
                                          line=dict(dash="dot" if key.startswith("train") else None)),
                               row=1, col=col)
     fig.update_xaxes(title_text=x)
