@@ -73,3 +73,11 @@ def test_bad_slide_files_are_explained_and_the_page_keeps_working(app_env, broke
     at = _page(app_env, cohort, good)
     assert not at.warning and _viewers(at) == 1
     assert any(b.label.endswith("as QuPath GeoJSON") for b in at.get("download_button"))
+
+
+def test_transport_page_mounts_the_viewer(app_env):
+    at = AppTest.from_file(HOME, default_timeout=180)
+    at.switch_page("app_pages/3_Transport_map.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _viewers(at) == 1

@@ -14,6 +14,7 @@ from memamba_core.qupath import STATS_COLUMNS, parse_qupath_bytes
 from memamba_core.slides import open_slide
 from memamba_core.slides.deepzoom import DeepZoomSource
 from memamba_core.viewer import (LAYER_NAMES, PatchLayout, TileBox, annotation_report, slide_geojson, slide_notes,
+                                 transport_layers,
                                  workspace_layers)
 from tests._viewer_fixtures import textured_rgb
 
@@ -134,3 +135,15 @@ def test_annotations_are_read_against_the_slide_and_scored():
         annotation_report(layout, scores, b"\x89PNG not json", "notjson.geojson", (W, H))
     empty = annotation_report(layout, scores, b'{"type": "FeatureCollection", "features": []}', "e.geojson", (W, H))
     assert empty.n_annotations == 0 and empty.layer is None and empty.table.empty
+
+
+def test_transport_layers_show_the_dominant_group():
+    layout = _layout()
+    _, plan = _outputs(len(layout) + 3, g=4)
+    box = TileBox(0, 0, 0, (0.0, 0.0), 4.0, (256, 192), 0)
+    ot_all, grid = transport_layers(layout, plan)
+    assert (ot_all.name, grid.name) == (LAYER_NAMES["transport"], LAYER_NAMES["grid"]) and not grid.visible
+    assert (ot_all.layer.render(box)[..., 3] > 0).mean() > 0.95
+    dom = plan[layout.index].argmax(1)
+    one = transport_layers(layout, plan, group=2)[0].layer.render(box)[..., 3] > 0
+    assert one.mean() == pytest.approx((dom == 2).mean(), abs=0.02)

@@ -10,6 +10,7 @@ comes from here, so it is unit-tested without Streamlit:
 - :func:`workspace_layers`: the overlay layers (attention of the chosen branch,
   top-k outlines, the patch grid, the OT plan's dominant group when the model
   has one, imported annotations), each with its default opacity and visibility;
+- :func:`transport_layers`: the Transport page's (the OT group layer and the grid);
 - :func:`slide_geojson`: this slide's QuPath export as bytes (a download);
 - :func:`annotation_report`: a pathologist's uploaded GeoJSON read against this
   slide (refused with a message naming the feature when it is not valid, or lies
@@ -32,8 +33,8 @@ from .layers import OverlayLayer
 from .layout import PatchLayout
 from .overlays import DEFAULT_COLORMAP, attention_layer, grid_layer, polygon_layer, topk_layer, transport_layer
 
-__all__ = ["LayerSpec", "AnnotationReport", "slide_notes", "workspace_layers", "slide_geojson", "annotation_report",
-           "LAYER_NAMES"]
+__all__ = ["LayerSpec", "AnnotationReport", "slide_notes", "workspace_layers", "transport_layers", "slide_geojson",
+           "annotation_report", "LAYER_NAMES"]
 
 #: Names of the workspace's layers as the viewer's layer panel shows them (stable across reruns, so a layer the
 #: user switched off stays off).
@@ -113,6 +114,13 @@ def workspace_layers(layout: PatchLayout, attention: dict, key: str, *, scaling:
     if annotations is not None:
         specs.append(LayerSpec(LAYER_NAMES["annotations"], annotations, 1.0))
     return specs
+
+
+def transport_layers(layout: PatchLayout, plan, group: int | None = None) -> list[LayerSpec]:
+    """The Transport page's layers: the OT plan's dominant group of each patch (only ``group``'s when given) and
+    the patch grid (hidden)."""
+    return [LayerSpec(LAYER_NAMES["transport"], transport_layer(layout, plan, group), 0.6),
+            LayerSpec(LAYER_NAMES["grid"], grid_layer(layout), 0.5, visible=False)]
 
 
 def slide_geojson(layout: PatchLayout, attention: dict, key: str, plan=None, group_names=(), k: int = 10) -> bytes:
