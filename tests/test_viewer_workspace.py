@@ -147,3 +147,26 @@ def test_transport_layers_show_the_dominant_group():
     dom = plan[layout.index].argmax(1)
     one = transport_layers(layout, plan, group=2)[0].layer.render(box)[..., 3] > 0
     assert one.mean() == pytest.approx((dom == 2).mean(), abs=0.02)
+
+
+def test_a_slide_without_pyramid_serves_deep_tiles_and_refuses_zoomed_out_ones(tmp_path, monkeypatch):
+    import memamba_core.viewer.deepzoom as vdz
+    from memamba_core.viewer import SlideDeepZoom, TileService
+
+    flat = tmp_path / "flat.tif"
+    _single_level_tiff(flat, textured_rgb(H, W, seed=2), mpp=0.5)
+    monkeypatch.setattr(DeepZoomSource, "KEEP_PIXELS", 100_000)     # the one level is "large"
+    monkeypatch.setattr(vdz, "MAX_READ_PIXELS", 300_000)
+    with SlideDeepZoom(flat) as dz:
+        top = dz.level_count - 1
+        assert dz.tile_image(top, 1, 1).size == dz.box(top, 1, 1).size          # level 0: read as usual
+        assert dz.read_pixels(dz.box(top - 1, 0, 0)) <= 300_000
+        dz.tile_image(top - 1, 0, 0)                                             # 2× zoomed out: 256² × 4 px
+        with pytest.raises(InputError, match="zoom in"):
+            dz.tile_image(top - 3, 0, 0)                                         # 8× out: 1 Mpx would be read
+    svc = TileService(hosts={"h"})
+    tok = svc.register_slide(flat)
+    assert svc.respond("GET", f"/dz/{tok}_files/{top}/0_0.jpeg", "h").status == 200
+    r = svc.respond("GET", f"/dz/{tok}_files/{top - 3}/0_0.jpeg", "h")
+    assert r.status == 500 and b"pyramidal TIFF" in r.body
+    svc.close()

@@ -124,8 +124,12 @@ if sp is not None:
                 st.caption("Scroll to zoom down to full resolution, drag to pan; the panel switches each layer and "
                            "sets its opacity. Click a patch to ask what the model says about it.")
             with right:
-                rep = None if not click else ask_patch(layout, (click["x"], click["y"]), out.attention, plan,
-                                                       group_names, sl)
+                try:
+                    rep = None if not click else ask_patch(layout, (click["x"], click["y"]), out.attention, plan,
+                                                           group_names, sl)
+                except InputError as err:
+                    _state.show_error(err)
+                    rep = click = None
                 if rep is None:
                     st.caption("Click a patch on the slide for its attention in every branch, its rank, its OT group "
                                "and the patch at full resolution." if not click else "No patch under that point.")

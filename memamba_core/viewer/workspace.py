@@ -82,8 +82,9 @@ def slide_notes(slide) -> list[str]:
         what = (f"has no pyramid (one level of {W:,} × {H:,} px)" if slide.level_count == 1 else
                 f"has a pyramid that stops at {cw:,} × {ch:,} px")
         notes.append(f"{name} {what}: every zoomed-out view is computed from that level, so the viewer is slow "
-                     f"here. Save the slide as a pyramidal TIFF (e.g. `vips tiffsave in.tif out.tif --tile --pyramid "
-                     f"--compression jpeg`) to view it smoothly.")
+                     f"here and leaves the most zoomed-out views blank (zoom in to see the tissue). Save the slide as "
+                     f"a pyramidal TIFF (e.g. `vips tiffsave in.tif out.tif --tile --pyramid --compression jpeg`) to "
+                     f"view it smoothly.")
     if slide.mpp is None:
         notes.append(f"{name} has no resolution metadata (µm per pixel): the scale is unknown, so sizes are in "
                      f"level-0 pixels only; the patch grid is drawn where the feature file placed it.")

@@ -83,10 +83,14 @@ def test_patient_workspace_zoom_pixels_pan_layers_click_and_qupath_round_trip(de
         driver.goto_page(page, "Patient")
         t0 = time.perf_counter()
         driver.wait_text(page, "Slide and attention")
+        t_drawn = time.perf_counter()
         frame = _frame(page)
         frame.wait_for_function("() => window.__viewerState && window.__viewerState.ready", timeout=60_000)
-        frame.wait_for_function(f"() => window.__viewer.world.getItemCount() >= {1 + len(LAYERS)}", timeout=60_000)
-        print(f"viewer ready {time.perf_counter() - t0:.2f} s after opening the Patient page")
+        frame.wait_for_function(f"() => window.__viewer.world.getItemCount() >= {1 + len(LAYERS)} && "
+                                "window.__viewer.world.getItemAt(0).getFullyLoaded()", timeout=60_000)
+        t_ready = time.perf_counter()   # measured, not asserted (speed targets live in benchmarks/)
+        print(f"Patient page: section drawn {t_drawn - t0:.2f} s after opening it; viewer open with its layers and "
+              f"the first view's tiles {t_ready - t_drawn:.2f} s later")
         driver.wait_idle(page)
         _settled(frame, page)
         shot("patient_viewer")
