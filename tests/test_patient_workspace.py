@@ -81,3 +81,44 @@ def test_transport_page_mounts_the_viewer(app_env):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert _viewers(at) == 1
+
+
+@pytest.fixture(scope="module")
+def two_slides(demo_root, tmp_path_factory):
+    """A copy of the tiny demo whose first patient has a second slide (another slide's image and patches)."""
+    import pandas as pd
+
+    cohort_dir, _ = tiny_demo(demo_root)
+    copy = tmp_path_factory.mktemp("two_slides") / "cohort"
+    shutil.copytree(cohort_dir, copy)
+    labels = pd.read_csv(copy / "labels.csv")
+    first, donor = labels.iloc[0], labels.iloc[1]
+    extra = first.copy()
+    extra["slide_id"] = first["slide_id"].replace("DX1", "DX2")
+    for sub, ext in (("h5_files", ".h5"), ("pt_files", ".pt"), ("slides", ".tif")):
+        src = copy / sub / f"{donor['slide_id']}{ext}"
+        if src.exists():
+            shutil.copy(src, copy / sub / f"{extra['slide_id']}{ext}")
+    pd.concat([labels.iloc[:1], extra.to_frame().T, labels.iloc[1:]]).to_csv(copy / "labels.csv", index=False)
+    return str(copy), str(first["case_id"]), (str(first["slide_id"]), str(extra["slide_id"]))
+
+
+def _viewer_args(at: AppTest) -> dict:
+    import json
+
+    (el,) = [el for el in at.get("component_instance") if "slide_viewer" in el.proto.component_name]
+    return json.loads(el.proto.json_args)
+
+
+def test_a_multi_slide_patient_views_each_slide_with_its_own_patches(app_env, two_slides):
+    cohort, case, (s1, s2) = two_slides
+    at = _page(app_env, cohort, case)
+    first = _viewer_args(at)
+    assert at.selectbox(key="slide_pos").options == [s1, s2]
+    assert any(b.label == f"Download {s1} as QuPath GeoJSON" for b in at.get("download_button"))
+    at.selectbox(key="slide_pos").set_value(1).run()
+    assert not at.exception, [e.value for e in at.exception]
+    second = _viewer_args(at)
+    assert second["slide"] != first["slide"] and len(second["layers"]) == len(first["layers"])
+    assert {a["url"] for a in second["layers"]}.isdisjoint(a["url"] for a in first["layers"])
+    assert any(b.label == f"Download {s2} as QuPath GeoJSON" for b in at.get("download_button"))
