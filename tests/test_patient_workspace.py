@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from memamba_core.data import load_cohort
 from memamba_core.slides import open_slide
 from memamba_core.slides.deepzoom import DeepZoomSource
+from memamba_core.viewer import md_plain
 from tests.e2e.demo_env import tiny_demo
 
 HOME = str(Path(__file__).resolve().parents[1] / "dashboard" / "Home.py")
@@ -115,10 +116,10 @@ def test_a_multi_slide_patient_views_each_slide_with_its_own_patches(app_env, tw
     at = _page(app_env, cohort, case)
     first = _viewer_args(at)
     assert at.selectbox(key="slide_pos").options == [s1, s2]
-    assert any(b.label == f"Download {s1} as QuPath GeoJSON" for b in at.get("download_button"))
+    assert any(b.label == f"Download {md_plain(s1)} as QuPath GeoJSON" for b in at.get("download_button"))
     at.selectbox(key="slide_pos").set_value(1).run()
     assert not at.exception, [e.value for e in at.exception]
     second = _viewer_args(at)
     assert second["slide"] != first["slide"] and len(second["layers"]) == len(first["layers"])
     assert {a["url"] for a in second["layers"]}.isdisjoint(a["url"] for a in first["layers"])
-    assert any(b.label == f"Download {s2} as QuPath GeoJSON" for b in at.get("download_button"))
+    assert any(b.label == f"Download {md_plain(s2)} as QuPath GeoJSON" for b in at.get("download_button"))

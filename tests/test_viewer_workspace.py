@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from memamba_core.qupath import STATS_COLUMNS, parse_qupath_bytes
 from memamba_core.slides import open_slide
 from memamba_core.slides.deepzoom import DeepZoomSource
 from memamba_core.viewer import (LAYER_NAMES, PatchLayout, TileBox, annotation_report, slide_geojson, slide_notes,
-                                 transport_layers,
+                                 md_plain, transport_layers,
                                  workspace_layers)
 from tests._viewer_fixtures import textured_rgb
 
@@ -170,3 +171,13 @@ def test_a_slide_without_pyramid_serves_deep_tiles_and_refuses_zoomed_out_ones(t
     r = svc.respond("GET", f"/dz/{tok}_files/{top - 3}/0_0.jpeg", "h")
     assert r.status == 500 and b"pyramidal TIFF" in r.body
     svc.close()
+
+
+def test_md_plain_leaves_no_markdown_in_names():
+    hostile = "![x](http://example.org/t.png) **b** <i>a_b</i> `c` $x$ :smile: # h"
+    out = md_plain(hostile)
+    assert "\\!\\[x\\]\\(http\\://example\\.org/t\\.png\\)" in out and "\\*\\*b\\*\\*" in out
+    assert "\\<i\\>" in out and "\\$x\\$" in out and "\\:smile\\:" in out
+    unescaped = re.sub(r"\\(.)", r"\1", out)
+    assert unescaped == hostile                                   # nothing lost: each character shown as written
+    assert md_plain("DEMO-0001 slide 3") == "DEMO\\-0001 slide 3"

@@ -56,8 +56,8 @@ with right:
 
 # -- Slide and attention: the deep-zoom workspace (memamba_core.viewer), QuPath exchange, the static heatmap -------
 from components.slide_viewer import slide_viewer, tile_server, viewer_layer  # noqa: E402 (this section's own)
-from memamba_core.viewer import (PatchLayout, annotation_report, ask_patch, slide_geojson, slide_notes,  # noqa: E402
-                                 workspace_layers)
+from memamba_core.viewer import (PatchLayout, annotation_report, ask_patch, md_plain, slide_geojson,  # noqa: E402
+                                 slide_notes, workspace_layers)
 
 st.subheader("Slide and attention")
 notes, heat_img, heat_caption, gallery = [], None, "", []
@@ -74,7 +74,7 @@ else:
     notes.extend([note] if note else sp.notes)
 if sp is not None:
     for n in slide_notes(sl):
-        st.warning(n)
+        st.warning(md_plain(n))
     group_names = list(ctx.loaded.groups.names) if ctx.loaded.groups is not None else []
     plan = out.transport_plan
     c = st.columns(6 if plan is not None else 5)
@@ -92,7 +92,7 @@ if sp is not None:
     layout = PatchLayout.from_slide_patches(sp)
     viewer_box = st.container()
     d1, d2 = st.columns(2)
-    d1.download_button(f"Download {sp.slide_id} as QuPath GeoJSON",
+    d1.download_button(f"Download {md_plain(sp.slide_id)} as QuPath GeoJSON",
                        partial(slide_geojson, layout, out.attention, key, plan, group_names, k),
                        f"{sp.slide_id}.geojson", "application/geo+json", key="dl_geojson",
                        help="attention per patch (detections), top-k and OT groups (annotations), level-0 pixels; "
@@ -105,7 +105,7 @@ if sp is not None:
         try:
             ann = annotation_report(layout, out.attention[key], upload.getvalue(), upload.name, sl.dimensions)
         except InputError as err:
-            d2.error(str(err), icon="⚠️")
+            d2.error(md_plain(err), icon="⚠️")
     with viewer_box:
         srv = tile_server()
         try:
@@ -134,17 +134,18 @@ if sp is not None:
                     st.caption("Click a patch on the slide for its attention in every branch, its rank, its OT group "
                                "and the patch at full resolution." if not click else "No patch under that point.")
                 else:
-                    st.markdown(f"**{rep.slide_id}: patch {rep.bag_row}**")
+                    st.markdown(f"**{md_plain(rep.slide_id)}: patch {rep.bag_row}**")
                     st.caption(f"at level 0 ({rep.xy0[0]}, {rep.xy0[1]}), side {rep.side0:.0f} px")
                     st.dataframe(rep.rows(), hide_index=True, key="ask_scores")
                     if rep.group is not None:
-                        st.caption(f"sends most mass to {rep.group} ({rep.group_mass:.2f})")
+                        st.caption(f"sends most mass to {md_plain(rep.group)} ({rep.group_mass:.2f})")
                     st.image(rep.image, caption="the patch at full resolution", width="stretch")
     if ann is not None:
-        st.caption(f"{ann.source}: {ann.n_annotations} annotations; attention ({key}) inside each annotated class "
+        st.caption(f"{md_plain(ann.source)}: {ann.n_annotations} annotations; attention ({md_plain(key)}) inside each "
+                   f"annotated class "
                    f"(AUROC: attention finds the region, 0.5 = chance)")
         for n in ann.skipped:
-            st.caption(n)
+            st.caption(md_plain(n))
         st.dataframe(ann.table, hide_index=True, key="ann_stats")
 
     st.subheader("Static heatmap (the report's image)")

@@ -9,7 +9,7 @@ import _widgets
 from components.slide_viewer import slide_viewer, tile_server, viewer_layer
 from memamba_core.errors import InputError
 from memamba_core.slides import to_numpy
-from memamba_core.viewer import PatchLayout, slide_notes, transport_layers
+from memamba_core.viewer import PatchLayout, md_plain, slide_notes, transport_layers
 from memamba_core.viz import (dominant_group, group_colours, group_legend_figure, mass_figure, slide_points_figure,
                               thumbnail_scale, transport_matrix_figure)
 
@@ -67,7 +67,7 @@ with right:
 if sp is not None:
     st.subheader("The plan on the slide (deep zoom)")
     for n in slide_notes(sl):
-        st.warning(n)
+        st.warning(md_plain(n))
     srv = tile_server()
     try:
         tok = srv.service.register_cohort_slide(ctx.cohort, sp.slide_id)
@@ -78,5 +78,5 @@ if sp is not None:
         slide_viewer(srv.slide_url(tok), [viewer_layer(srv, tok, s.layer, opacity=s.opacity, visible=s.visible,
                                                        name=s.name) for s in specs],
                      height=480, key=f"tm_viewer_{case_id}_{sp.slide_id}")
-        st.caption("Patches coloured by the group they send most mass to" + (f" (only {g})" if hi is not None else "")
+        st.caption("Patches coloured by the group they send most mass to" + (f" (only {md_plain(g)})" if hi is not None else "")
                    + "; scroll to zoom down to full resolution, drag to pan.")

@@ -23,6 +23,7 @@ Coordinates are level-0 pixels, (x, y).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,12 +35,22 @@ from .layout import PatchLayout
 from .overlays import DEFAULT_COLORMAP, attention_layer, grid_layer, polygon_layer, topk_layer, transport_layer
 
 __all__ = ["LayerSpec", "AnnotationReport", "slide_notes", "workspace_layers", "transport_layers", "slide_geojson",
-           "annotation_report", "LAYER_NAMES"]
+           "annotation_report", "LAYER_NAMES", "md_plain"]
 
 #: Names of the workspace's layers as the viewer's layer panel shows them (stable across reruns, so a layer the
 #: user switched off stays off).
 LAYER_NAMES = {"attention": "attention", "top": "top-k", "grid": "patch grid", "transport": "OT group",
                "annotations": "annotations"}
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
+
+
+def md_plain(text) -> str:
+    """``text`` with every Markdown special character escaped, for Streamlit calls that render Markdown
+    (``st.markdown``, ``st.caption``, ``st.error``): a slide id, a file name or a feature name from an uploaded
+    file is shown as written and never becomes a link, an image or formatting."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
 
 
 @dataclass(frozen=True)
