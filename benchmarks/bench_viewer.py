@@ -4,10 +4,13 @@ Writes a W × H pyramidal tiled JPEG TIFF tile by tile (tifffile, from a small b
 tiles, so nothing of the full image is ever in memory), then through the real tile server over
 HTTP on 127.0.0.1: the latency of 254-px Deep Zoom tiles at level 0 and at a low level (each
 tile requested once cold, then again warm), and the server's resident memory while panning a
-row of level-0 tiles across the slide. Prints and writes JSON.
+row of level-0 tiles across the slide. With ``--qupath RUN COHORT``, also the wall time of
+``memamba export-qupath RUN COHORT --out <temp>`` (the whole command: imports, model load, every patient
+predicted and written). Prints and writes JSON.
 
     python benchmarks/bench_viewer.py --width 100000 --height 80000 --out benchmarks/results/viewer.json
     python benchmarks/bench_viewer.py --width 8000 --height 6000          # a dry run
+    python benchmarks/bench_viewer.py --qupath assets/demo-model-full ~/.cache/memamba/demo-full
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -82,6 +88,23 @@ def _stats(ms: list[float]) -> dict:
     return {"n": len(ms), "p50_ms": round(statistics.median(ms), 2), "p95_ms": round(q[18], 2)}
 
 
+def bench_export(run: Path, cohort: Path, threads: int = 1) -> dict:
+    """Wall time of the ``memamba export-qupath`` command on a cohort, and what it wrote."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "qupath"
+        cmd = [sys.executable, "-m", "memamba_core.cli", "export-qupath", str(run), str(cohort), "--out", str(out),
+               "--num-threads", str(threads), "--no-progress"]
+        t0 = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+        wall = time.perf_counter() - t0
+        if done.returncode != 0:
+            raise RuntimeError(f"export-qupath failed ({done.returncode}): {done.stderr[-2000:]}")
+        files = sorted(out.glob("*.geojson"))
+        return {"command": " ".join(["memamba"] + cmd[3:6] + ["--out", "<temp>"] + cmd[8:]), "wall_s": round(wall, 2),
+                "reported": done.stdout.strip().splitlines()[-1], "slides": len(files),
+                "mib": round(sum(f.stat().st_size for f in files) / 2**20, 1)}
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--width", type=int, default=8000)
@@ -89,7 +112,23 @@ def main(argv=None) -> dict:
     ap.add_argument("--tiles", type=int, default=60, help="tiles per measured level")
     ap.add_argument("--pan", type=int, default=400, help="level-0 tiles requested while panning")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--qupath", nargs=2, type=Path, metavar=("RUN", "COHORT"),
+                    help="also time `memamba export-qupath RUN COHORT` (into a temporary folder)")
+    ap.add_argument("--no-tiles", action="store_true", help="skip the tile benchmark (with --qupath)")
     a = ap.parse_args(argv)
+    res: dict = {"cpu_count": os.cpu_count(), "loadavg_at_start": list(os.getloadavg())}
+    if a.qupath:
+        res["export_qupath"] = bench_export(*a.qupath)
+    if not a.no_tiles:
+        res.update(bench_tiles(a))
+    print(json.dumps(res, indent=1))
+    if a.out is not None:
+        atomic_write_text(a.out, json.dumps(res, indent=1))
+    return res
+
+
+def bench_tiles(a) -> dict:
+    """Tile latency cold / warm at level 0 and a low level, and the server's memory while panning."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.tif"
         t0 = time.perf_counter()
@@ -122,9 +161,6 @@ def main(argv=None) -> dict:
                           "rss_end_mib": round(_rss_mib(), 1),
                           "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
             conn.close()
-    print(json.dumps(res, indent=1))
-    if a.out is not None:
-        atomic_write_text(a.out, json.dumps(res, indent=1))
     return res
 
 

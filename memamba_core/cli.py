@@ -1,4 +1,5 @@
-"""The ``memamba`` command: demo cohort, feature extraction, training, evaluation, prediction, ablations, benchmarks, doctor.
+"""The ``memamba`` command: demo cohort, feature extraction, training, evaluation, prediction, ablations, QuPath export,
+benchmarks, doctor.
 
 Every subcommand's ``--help`` describes its inputs, outputs and an example.
 Bad input (an :class:`~memamba_core.errors.InputError`) prints its message and
@@ -300,6 +301,37 @@ def _cmd_ablate(args) -> int:
     return 0
 
 
+def _cmd_export_qupath(args) -> int:
+    from .data import load_cohort
+    from .qupath import export_cohort_qupath
+    from .train.checkpoint import load_checkpoint
+
+    if args.k < 1:
+        raise InputError(f"--k {args.k}: the number of top patches must be at least 1.")
+    if args.num_threads:
+        import torch
+
+        torch.set_num_threads(args.num_threads)
+    loaded = load_checkpoint(args.run, fold=args.fold)
+    cohort = load_cohort(args.cohort)
+
+    live = not args.no_progress and sys.stderr.isatty()
+
+    def progress(done: int, total: int, case: str) -> None:
+        if live:
+            print(f"\r{done}/{total} patients ({case})", end="", file=sys.stderr, flush=True)
+
+    res = export_cohort_qupath(loaded, cohort, args.out, k=args.k, colour_key=f"pathology/{args.branch.strip()}",
+                               progress=progress)
+    if live:
+        print(file=sys.stderr)
+    for note in res.skipped:
+        print(f"left out: {note}", file=sys.stderr)
+    print(f"{len(res.files)} slides exported as QuPath GeoJSON with {loaded.path} → {res.out} "
+          f"({res.seconds:.1f} s; {len(res.skipped)} left out)")
+    return 1 if not res.files and res.skipped else 0
+
+
 def _cmd_bench(args) -> int:
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_train.py"
     if args.quick or not script.is_file():
@@ -418,6 +450,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variants", nargs="+", help="run only these variants (default: the whole grid)")
     _add_train_options(p)
     p.set_defaults(func=_cmd_ablate)
+
+    p = sub.add_parser("export-qupath", help="a cohort's attention maps as QuPath GeoJSON, one file per slide (resumable)",
+                       formatter_class=raw,
+                       description="Predict every patient of COHORT with the checkpoint RUN and write, for each slide, the "
+                       "model's output as QuPath GeoJSON in level-0 pixel coordinates: one detection per patch (its "
+                       "attention in every branch, its bag row and, with optimal transport, its OT group and mass as "
+                       "measurements; coloured by the --branch attention), the top-k patches as annotations 'top <rank>', "
+                       "and one annotation per OT group (the union of the patches sending it most mass).",
+                       epilog="outputs: OUT/<slide_id>.geojson per slide and OUT/export.json (settings and files written,\n"
+                       "         updated after each patient). In QuPath: open the slide, then File → Import objects (or\n"
+                       "         drag the .geojson onto it).\n"
+                       "resume:  rerun the same command: slides already written are kept. A folder holding anything\n"
+                       "         else, or an export of another run, cohort or settings, is refused.\n"
+                       "errors:  a patient whose features cannot be read is left out with the reason (printed), not the\n"
+                       "         cohort; exit status 1 when nothing could be exported. OUT may not lie inside the cohort\n"
+                       "         or the run folder (inputs are never written).\n\n"
+                       "examples:\n  memamba export-qupath runs/demo ~/.cache/memamba/demo-full --out qupath/demo\n"
+                       "  memamba export-qupath runs/blca /data/tcga_blca --out qupath/blca --fold 2 --branch ranked --k 20")
+    p.add_argument("run", type=Path, help=f"run folder (with --fold), fold folder, or a fold's {files['weights']}")
+    p.add_argument("cohort", type=Path, help="cohort folder or cohort.toml (the slides' patch features, with coordinates)")
+    p.add_argument("--out", type=Path, required=True, help="folder to write the GeoJSON files into (created; outside the cohort and run)")
+    p.add_argument("--fold", type=int, help="fold of a run folder (default: its first finished fold)")
+    p.add_argument("--k", type=int, default=10, help="top patches per patient outlined as annotations (default 10)")
+    p.add_argument("--branch", default="pool", help="attention branch that colours the detections: pathology/<branch> "
+                   "of the model output, e.g. pool or ranked (default pool); every branch is written as a measurement")
+    p.add_argument("--num-threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    p.add_argument("--no-progress", action="store_true", help="no progress line")
+    p.set_defaults(func=_cmd_export_qupath)
 
     p = sub.add_parser("bench", help="training speed benchmark (writes benchmarks/results/*.json)", formatter_class=raw,
                        description="Run benchmarks/bench_train.py (one epoch over the demo cohort and a whole 5-fold run; JSON "

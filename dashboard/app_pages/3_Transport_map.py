@@ -6,9 +6,11 @@ import streamlit as st
 import _cache
 import _state
 import _widgets
+from components.slide_viewer import slide_viewer, tile_server, viewer_layer
 from memamba_core.app.text import md
 from memamba_core.errors import InputError
 from memamba_core.slides import to_numpy
+from memamba_core.viewer import PatchLayout, slide_notes, transport_layers
 from memamba_core.viz import (dominant_group, group_colours, group_legend_figure, mass_figure, slide_points_figure,
                               thumbnail_scale, transport_matrix_figure)
 
@@ -62,3 +64,20 @@ with right:
         st.plotly_chart(group_legend_figure(names, hi), key="tm_legend")
         if hi is not None:
             st.caption(f"{int((d == hi).sum())} of {len(d)} patches on this slide send most of their mass to {md(g)}.")
+
+if sp is not None:
+    st.subheader("The plan on the slide (deep zoom)")
+    for n in slide_notes(sl):
+        st.warning(md(n))
+    srv = tile_server()
+    try:
+        tok = srv.service.register_cohort_slide(ctx.cohort, sp.slide_id)
+        specs = transport_layers(PatchLayout.from_slide_patches(sp), plan, hi)
+    except InputError as err:
+        _state.show_error(err)
+    else:
+        slide_viewer(srv.slide_url(tok), [viewer_layer(srv, tok, s.layer, opacity=s.opacity, visible=s.visible,
+                                                       name=s.name) for s in specs],
+                     height=480, key=f"tm_viewer_{case_id}_{sp.slide_id}")
+        st.caption("Patches coloured by the group they send most mass to" + (f" (only {md(g)})" if hi is not None else "")
+                   + "; scroll to zoom down to full resolution, drag to pan.")

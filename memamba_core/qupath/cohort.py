@@ -46,14 +46,20 @@ def _inside(p: Path, root: Path) -> bool:
     return p == root or root in p.parents
 
 
-def _check_out(out: Path, cohort, loaded, settings: dict) -> dict:
-    """The manifest to resume from ({} for a new folder); InputError for a folder that is not ours."""
+def refuse_inside_inputs(out: Path, cohort, loaded) -> None:
+    """InputError when ``out`` is (inside) the cohort folder or the checkpoint's run folder: inputs are never
+    written. (The one place this export guards its output; a project-wide output guard can replace it.)"""
     fold_dir = Path(loaded.path)
     run_dir = fold_dir.parent if fold_dir.name.startswith("fold_") else fold_dir
     for what, root in (("cohort folder", Path(cohort.root)), ("run folder", run_dir)):
         if _inside(out, root):
             raise InputError(f"--out {out} lies inside the {what} {root}; write the export elsewhere "
                              f"(inputs are never written).")
+
+
+def _check_out(out: Path, cohort, loaded, settings: dict) -> dict:
+    """The manifest to resume from ({} for a new folder); InputError for a folder that is not ours."""
+    refuse_inside_inputs(out, cohort, loaded)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; give a folder for the GeoJSON files.")
     if not out.exists() or not any(out.iterdir()):
@@ -103,6 +109,10 @@ def export_cohort_qupath(loaded, cohort, out: str | Path, *, k: int = 10, colour
         except InputError as err:
             res.skipped.append(f"{case}: left out ({err})")
             continue
+        if colour_key not in output.attention:   # the model's, not the patient's: refuse the export, not each slide
+            branches = sorted(k for k in output.attention if k.startswith("pathology/"))
+            raise InputError(f"attention branch {colour_key!r} is not in this model's output (it has "
+                             f"{', '.join(branches) or 'no pathology attention'}); choose one of those.")
         if bag is None or bag.coords is None:
             res.skipped.append(f"{case}: no patch coordinates (only .pt features); add the CLAM .h5 files.")
             continue

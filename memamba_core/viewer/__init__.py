@@ -22,6 +22,8 @@ from .overlays import (
 )
 from .server import TileServer, dashboard_origins
 from .service import Reply, TileService
+from .workspace import (LAYER_NAMES, AnnotationReport, LayerSpec, annotation_report, slide_geojson,
+                        slide_notes, transport_layers, workspace_layers)
 
 __all__ = [
     "TILE_SIZE", "OVERLAP", "TileBox", "SlideDeepZoom", "dz_scale",
@@ -31,4 +33,5 @@ __all__ = [
     "grid_layer", "tissue_layer", "polygon_layer",
     "TileService", "Reply", "TileServer", "dashboard_origins",
     "BranchScore", "PatchReport", "ask_patch",
+    "LayerSpec", "AnnotationReport", "LAYER_NAMES", "slide_notes", "workspace_layers", "transport_layers", "slide_geojson", "annotation_report",
 ]

@@ -41,6 +41,8 @@ TILE_SIZE = 254   # DZ tile side without overlap: 254 + 2·1 = 256 px for interi
 OVERLAP = 1       # extra pixels on each interior edge (hides seams when OpenSeadragon blends tiles)
 JPEG_QUALITY = 90       # with 4:4:4 chroma: re-encoding a real H&E tile costs ~4 grey levels (MAE)
 _MAX_COARSE_TILES = 512   # coarse-level JPEG tiles kept per slide (a few MB)
+MAX_READ_PIXELS = 16_000_000   # slide pixels one tile may read (a slide without a pyramid: its zoomed-out tiles
+                               # are refused rather than read whole into memory)
 
 
 def dz_scale(level_count: int, level: int) -> float:
@@ -114,9 +116,29 @@ class SlideDeepZoom:
         return TileBox(level, col, row, (zx * scale, zy * scale), scale, (int(size[0]), int(size[1])),
                        int(slide_level))
 
+    def read_pixels(self, box: TileBox) -> int:
+        """Pixels of the slide level a tile reads (0 when they come from the kept coarsest level)."""
+        from ..slides.deepzoom import DeepZoomSource
+
+        k = self.slide.level_count - 1
+        cw, ch = self.slide.level_dimensions[k]
+        if box.slide_level == k and cw * ch <= DeepZoomSource.KEEP_PIXELS:
+            return 0
+        f = box.scale / self.slide.level_downsamples[box.slide_level]
+        return int(round(box.size[0] * f) * round(box.size[1] * f))
+
     def tile_image(self, level: int, col: int, row: int) -> Image.Image:
-        """Tile (col, row) of DZ ``level`` as an RGB image of ``box(...).size``."""
-        self._check(level, col, row)
+        """Tile (col, row) of DZ ``level`` as an RGB image of ``box(...).size``.
+
+        InputError when the tile would read more than :data:`MAX_READ_PIXELS` of the slide (a zoomed-out view of a
+        slide without a pyramid below that zoom): nothing that scales with the full image is read.
+        """
+        box = self.box(level, col, row)
+        px = self.read_pixels(box)
+        if px > MAX_READ_PIXELS:
+            raise InputError(f"{self.path.name}: this zoomed-out tile would read {px / 1e6:.0f} Mpx of slide level "
+                             f"{box.slide_level} (the slide has no pyramid level this coarse); zoom in, or save the "
+                             f"slide as a pyramidal TIFF.")
         return self._dz.get_tile(level, (col, row)).convert("RGB")
 
     def tile_jpeg(self, level: int, col: int, row: int, quality: int = JPEG_QUALITY) -> bytes:

@@ -16,7 +16,11 @@
   var seq = 0;
   var latest = { layers: [] }; // the last args received (layers are synced once the slide is open)
   var tilesLoaded = {}; // DZ level -> tiles of the slide drawn (read by the tests)
-  window.__viewerState = { tilesLoaded: tilesLoaded, ready: false, failed: 0 };
+  window.__viewerState = {
+    tilesLoaded: tilesLoaded, ready: false, failed: 0,
+    // the shown opacity of layer `name` (0 when switched off), null until its tiles source is open (read by the tests)
+    opacity: function (name) { var e = items[name]; return e && e.item ? e.item.getOpacity() : null; }
+  };
 
   function send(type, data) {
     var msg = { isStreamlitMessage: true, type: type };
