@@ -23,7 +23,6 @@ Coordinates are level-0 pixels, (x, y).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 
 import numpy as np
