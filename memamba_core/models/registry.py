@@ -76,6 +76,11 @@ _CHOICES: dict[str, dict[str, str]] = {
         "splits": "the cohort's split files (an error without them)",
         "generated": "patient-level folds stratified by event (--n-folds, --seed)",
     },
+    "parallel": {
+        "auto": "under torchrun: whole folds per rank when there are at least as many folds left as ranks, else data",
+        "folds": "under torchrun: each rank trains whole folds (or ablation cells) alone, as one process would",
+        "data": "under torchrun: every fold in turn, each optimiser step's patients split over the ranks",
+    },
 }
 
 
@@ -160,7 +165,7 @@ def backend_choices() -> tuple[str, ...]:
 
 
 def choices(field: str) -> tuple[str, ...]:
-    """Allowed values of a string field: ``model``, ``backend``, ``ot``, ``modalities``, ``optimizer``, ``selection``, ``autocast``, ``folds``."""
+    """Allowed values of a string field: ``model``, ``backend``, ``ot``, ``modalities``, ``optimizer``, ``selection``, ``autocast``, ``folds``, ``parallel``."""
     if field == "model":
         return model_names()
     if field == "backend":
