@@ -112,3 +112,38 @@ def test_the_registered_classes_are_the_ones_the_entries_name():
         entry = model_entry(name)
         module, _, qualname = entry.where.partition(":")
         assert entry.cls.__module__ == module and entry.cls.__qualname__ == qualname
+
+
+@pytest.mark.slow
+def test_home_and_cohort_survival_pages_draw_without_torch(demo_root):
+    """The real pages under AppTest in a fresh interpreter: Home (cohort summary, model card, compatibility) and
+    Cohort survival (the out-of-fold KM view) import no torch; the KM view brings lifelines in itself."""
+    import os
+
+    from tests.e2e.demo_env import env
+
+    home = Path(__file__).resolve().parent.parent / "dashboard" / "Home.py"
+    code = f"""
+import json, sys
+sys.path.insert(0, {str(home.parent)!r})
+from streamlit.testing.v1 import AppTest
+heavy = lambda: [m for m in ("torch", "lifelines", "sksurv") if m in sys.modules]
+at = AppTest.from_file({str(home)!r}, default_timeout=300)
+at.run()
+card = next((t.value for t in at.table if "fits this cohort" in t.value.index), None)
+out = {{"home": heavy(), "home_errors": [str(e.value) for e in at.exception],
+       "fits": None if card is None else str(card["value"]["fits this cohort"])}}
+at.switch_page("app_pages/1_Cohort_survival.py")
+at.run()
+out.update(survival=heavy(), survival_errors=[str(e.value) for e in at.exception],
+           per_group=any("Per group" in m.value for m in at.markdown) or any("Per group" in s.value for s in at.subheader))
+print(json.dumps(out))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **env(demo_root)}, cwd=str(home.parent.parent))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["home_errors"] == [] and out["survival_errors"] == []
+    assert out["fits"] == "yes"  # the model card and the compatibility check were drawn
+    assert out["home"] == []
+    assert "torch" not in out["survival"] and "lifelines" in out["survival"] and out["per_group"]
