@@ -124,3 +124,25 @@ def test_ablation_cells_spread_over_ranks_match_one_process(cohort, tmp_path):
         owners |= {r["rank"] for r in prog if r["event"] == "fold_end"}
     assert owners == {0, 1}
     assert list(read_ablation_table(t2)["variant"]) == ["full", "no_ot", "genomics_only"]
+
+
+def test_another_ranks_failure_is_a_message_and_exit_status_1(tmp_path, monkeypatch, capsys):
+    import memamba_core.train.cv as cv
+    from memamba_core.cli import main
+    from memamba_core.sharding import ShardAborted
+
+    def stopped(*args, **kwargs):
+        raise ShardAborted("rank 1 stopped: RuntimeError: disk full; this rank stopped after its current item; "
+                           "rerun to resume.")
+
+    monkeypatch.setattr(cv, "train_cv", stopped)
+    assert main(["train", str(make_cohort(tmp_path / "c", n=8)), "--out", str(tmp_path / "run"), *ARGS]) == 1
+    err = capsys.readouterr().err
+    assert "memamba train: stopped: rank 1 stopped: RuntimeError: disk full" in err and "Traceback" not in err
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug, not another rank")
+
+    monkeypatch.setattr(cv, "train_cv", broken)
+    with pytest.raises(RuntimeError, match="a bug"):  # other errors are not dressed up as a stopped rank
+        main(["train", str(tmp_path / "c"), "--out", str(tmp_path / "run2"), *ARGS])
