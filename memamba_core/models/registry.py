@@ -81,10 +81,10 @@ _CHOICES: dict[str, dict[str, str]] = {
         "splits": "the cohort's split files (an error without them)",
         "generated": "patient-level folds stratified by event (--n-folds, --seed)",
     },
-    "parallel": {
-        "auto": "under torchrun: whole folds per rank when there are at least as many folds left as ranks, else data",
-        "folds": "under torchrun: each rank trains whole folds (or ablation cells) alone, as one process would",
-        "data": "under torchrun: every fold in turn, each optimiser step's patients split over the ranks",
+    "parallel": {  # how torchrun's ranks share a cross-validation (one process: no effect)
+        "auto": "folds when at least as many folds are left as ranks, else data",
+        "folds": "each rank trains whole folds (or ablation cells) alone, as one process would",
+        "data": "every fold in turn, each optimiser step's patients split over the ranks",
     },
 }
 
