@@ -40,6 +40,7 @@ examples:
   memamba train /data/tcga_blca --out runs/blca_gen --modalities genomics --epochs 30 --lr 5e-4
   memamba train /data/tcga_blca --out runs/blca_snn --model snn --config my_train.json
   torchrun --nproc_per_node 2 -m memamba_core.cli train /data/demo --out runs/ddp
+  torchrun --nproc_per_node 4 -m memamba_core.cli train /data/demo --out runs/x --parallel folds
 """
 
 
@@ -85,6 +86,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     o.add_argument("--out", type=Path, required=True, help="run folder to create or resume")
     o.add_argument("--force", action="store_true", help="if --out was made with other settings, move its results to replaced-<time>/ and start afresh")
     o.add_argument("--no-progress", action="store_true", help=f"no progress bar (the progress log {file_names()['progress']} is written anyway)")
+    o.add_argument("--parallel", choices=choices("parallel"), default="auto",
+                   help=f"under torchrun — {_choice_help('parallel')} (default auto; see docs/scale.md)")
 
 
 def _parse_value(field: dataclasses.Field, text: str, name: str):
@@ -209,7 +212,8 @@ def _cmd_train(args) -> int:
     cohort = load_cohort(args.cohort, cache_items=100_000)
     d = init_distributed()
     try:
-        summary = train_cv(cohort, cfg, args.out, force=args.force, dist=d, progress=not args.no_progress)
+        summary = train_cv(cohort, cfg, args.out, force=args.force, dist=d, progress=not args.no_progress,
+                           parallel=args.parallel)
     finally:
         shutdown_distributed(d)
     if d.is_main:
@@ -292,7 +296,8 @@ def _cmd_ablate(args) -> int:
     cohort = load_cohort(args.cohort, cache_items=100_000)
     d = init_distributed()
     try:
-        table = run_ablations(cohort, cfg, args.out, variants=args.variants, force=args.force, dist=d, progress=not args.no_progress)
+        table = run_ablations(cohort, cfg, args.out, variants=args.variants, force=args.force, dist=d,
+                              progress=not args.no_progress, parallel=args.parallel)
     finally:
         shutdown_distributed(d)
     if d.is_main:
@@ -514,6 +519,12 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as err:
         print(f"memamba {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except RuntimeError as err:  # another rank of a fold-parallel or sharded run stopped
+        sharding = sys.modules.get("memamba_core.sharding")
+        if sharding is None or not isinstance(err, sharding.ShardAborted):
+            raise
+        print(f"memamba {args.command}: stopped: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"\nmemamba {args.command}: interrupted at {time.strftime('%H:%M:%S')}; rerun the same command to resume.", file=sys.stderr)
         return 130

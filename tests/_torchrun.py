@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 _DIST_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR", "MASTER_PORT",
              "TORCHELASTIC_RUN_ID")
@@ -40,3 +41,16 @@ def memamba(args: list[str], timeout: float = 400, **env: str) -> subprocess.Com
     """``python -m memamba_core.cli ARGS`` in one fresh process with the same clean environment."""
     return subprocess.run([sys.executable, "-m", "memamba_core.cli", *args], capture_output=True, text=True,
                           timeout=timeout, env=clean_env(**env))
+
+
+def worker_pid(parent: int, rank: int) -> int | None:
+    """The pid of torchrun's worker process with ``RANK=rank`` (a child of the launcher ``parent``), once it runs."""
+    kids = Path(f"/proc/{parent}/task/{parent}/children")
+    for pid in kids.read_text().split() if kids.exists() else []:
+        try:
+            env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"RANK={rank}".encode() in env:
+            return int(pid)
+    return None

@@ -10,7 +10,7 @@ from tests._train_cohort import assert_two_processes_match_one, make_cohort, one
 
 ARGS = ["--epochs", "2", "--d-model", "16", "--set", "d_state=4", "--set", "n_layers=1", "--grad-accum", "4",
         "--folds", "generated", "--n-folds", "2", "--num-threads", "1", "--no-progress", "--max-train-patches", "16",
-        "--set", "dropout=0.2", "--eval-every", "1"]
+        "--set", "dropout=0.2", "--eval-every", "1", "--parallel", "data"]  # data parallelism (fold-parallel: test_cv_fold_parallel.py)
 
 
 def test_single_process_without_torchrun_env(monkeypatch):

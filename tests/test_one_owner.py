@@ -27,7 +27,7 @@ RUN_OWNER_TESTS = ("tests/test_runs_", "tests/test_one_owner.py")
 
 ALLOWED_RUN_NAMES: dict[str, str] = {}
 
-CHOICE_OWNERS = ("memamba_core/models/registry.py", "memamba_core/ssm/selective_scan.py")
+CHOICE_OWNERS = ("memamba_core/models/registry.py", "memamba_core/ssm/backends.py")
 ALLOWED_CHOICE_LISTS = {
     "tests/test_ssm.py": "runs each named scan backend on purpose",
 }

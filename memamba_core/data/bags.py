@@ -32,9 +32,9 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from ..errors import InputError
 from ..formats import SLIDE_EXTENSIONS
@@ -42,6 +42,9 @@ from ..paths import resolve_inside
 from ..slides.clam_h5 import read_patch_h5
 from ..slides.files import slide_stem
 from ..slides.geometry import PatchGeometry
+
+if TYPE_CHECKING:  # torch is imported where a bag is read (reading a cohort's tables needs no torch)
+    import torch
 
 __all__ = ["Bag", "BagCache", "SlideFiles", "SLIDE_EXTENSIONS", "slide_stem", "index_folder", "read_slide_features", "concat_slides"]
 
@@ -141,6 +144,8 @@ class _SlideBag:
 
 
 def _check_features(x: torch.Tensor, path: Path, feature_dim: int | None) -> torch.Tensor:
+    import torch
+
     if x.ndim == 3 and x.shape[0] == 1:
         x = x[0]
     if x.numel() == 0:
@@ -172,6 +177,8 @@ def _numpy_globals() -> list:
 
 
 def _read_pt(path: Path, feature_dim: int | None) -> _SlideBag:
+    import torch
+
     try:
         with torch.serialization.safe_globals(_numpy_globals()):
             obj = torch.load(path, map_location="cpu", weights_only=True)
@@ -189,6 +196,8 @@ def _read_pt(path: Path, feature_dim: int | None) -> _SlideBag:
 
 
 def _read_h5(path: Path, feature_dim: int | None) -> _SlideBag:
+    import torch
+
     h5 = read_patch_h5(path, _FIX)
     if h5.features is None:
         raise InputError(
@@ -228,6 +237,8 @@ def read_slide_features(files: SlideFiles, feature_dim: int | None) -> _SlideBag
 
 def concat_slides(slides: list[SlideFiles], feature_dim: int | None) -> Bag:
     """Read and concatenate the bags of one patient's slides (in order)."""
+    import torch
+
     parts = [read_slide_features(s, feature_dim) for s in slides]
     widths = {p.features.shape[1] for p in parts}
     if len(widths) > 1:

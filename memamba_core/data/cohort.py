@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import torch
 
 from ..errors import InputError
 from ..paths import resolve_inside
@@ -27,6 +27,9 @@ from .splits import Split
 from .splits import make_folds as _make_folds
 from .summary import CohortSummary
 from .widths import probe_width
+
+if TYPE_CHECKING:  # torch is imported where tensors are built (reading a cohort's tables needs no torch)
+    import torch
 
 __all__ = ["Cohort"]
 
@@ -271,6 +274,8 @@ class Cohort:
         row = self._genomics.values[self._genomics._row[case_id]]
         raw = np.where(src >= 0, row[np.maximum(src, 0)], np.nan)
         z = scaler.transform(raw) if scaler is not None else np.nan_to_num(raw, nan=0.0).astype(np.float32)
+        import torch
+
         # one gather in group order, then G contiguous views: (sum size_g,) -> G x (size_g,)
         return list(torch.from_numpy(np.ascontiguousarray(z[flat])).split(sizes))
 

@@ -1,44 +1,33 @@
-"""Models: ME-Mamba (pathology, genomics and synergistic experts), the baselines, and the registry of models and choices."""
+"""Models: ME-Mamba (pathology, genomics and synergistic experts), the baselines, and the registry of models and choices.
 
-from .base import SurvivalModel
-from .baselines import ABMIL, SNN, LateFusion, MambaMIL
+The registry and ``ModelConfig`` import nothing heavy; the model classes, layers and
+``build_model`` are imported (with torch) on first use.
+"""
+
+from .._lazy import lazy_getattr
 from .config import SWITCHES, ModelConfig
-from .experts import ExpertOutput, ScanLayer, UnimodalExpert
-from .factory import build_model, with_switches
-from .memamba import MEMamba
-from .output import SurvivalOutput, make_output
 from .registry import (ModelEntry, backend_choices, check_choice, choices, describe, describe_choice, modality_choices,
                        modality_reads, model_entry, model_names, model_reads, ot_choices, register_model)
-from .synergy import SynergisticExpert
 
-__all__ = [
-    "ABMIL",
-    "ExpertOutput",
-    "LateFusion",
-    "MEMamba",
-    "MambaMIL",
-    "ModelConfig",
-    "ModelEntry",
-    "SNN",
-    "SWITCHES",
-    "ScanLayer",
-    "SurvivalModel",
-    "SurvivalOutput",
-    "SynergisticExpert",
-    "UnimodalExpert",
-    "backend_choices",
-    "build_model",
-    "check_choice",
-    "choices",
-    "describe",
-    "describe_choice",
-    "make_output",
-    "modality_choices",
-    "modality_reads",
-    "model_entry",
-    "model_names",
-    "model_reads",
-    "ot_choices",
-    "register_model",
-    "with_switches",
-]
+_LAZY = {
+    "base": ("SurvivalModel",),
+    "baselines": ("ABMIL", "SNN", "LateFusion", "MambaMIL"),
+    "experts": ("ExpertOutput", "ScanLayer", "UnimodalExpert"),
+    "factory": ("build_model", "with_switches"),
+    "memamba": ("MEMamba",),
+    "output": ("SurvivalOutput", "make_output"),
+    "synergy": ("SynergisticExpert",),
+}
+_WHERE = {name: module for module, names in _LAZY.items() for name in names}
+
+__all__ = sorted([
+    "ModelConfig", "ModelEntry", "SWITCHES", "backend_choices", "check_choice", "choices", "describe", "describe_choice",
+    "modality_choices", "modality_reads", "model_entry", "model_names", "model_reads", "ot_choices", "register_model",
+    *_WHERE,
+])
+
+__getattr__ = lazy_getattr(__name__, _WHERE)
+
+
+def __dir__():
+    return __all__

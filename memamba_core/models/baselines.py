@@ -47,7 +47,7 @@ class _SNNEncoder(nn.Module):
         return self.net(torch.cat(omics, dim=-1))
 
 
-@register_model("abmil", reads=("pathology",), description="gated-attention MIL pooling of the patch bag")
+@register_model("abmil")
 class ABMIL(SurvivalModel):
     """Gated-attention MIL on the patch bag (pathology only)."""
 
@@ -64,7 +64,7 @@ class ABMIL(SurvivalModel):
         )
 
 
-@register_model("snn", reads=("genomics",), description="MCAT's self-normalising network on the gene groups")
+@register_model("snn")
 class SNN(SurvivalModel):
     """MCAT's self-normalising network on the concatenated gene groups (genomics only)."""
 
@@ -85,7 +85,7 @@ class SNN(SurvivalModel):
         return self.head(self.encoder(self._batch_omics(omics)))
 
 
-@register_model("mambamil", reads=("pathology",), description="residual Mamba layers over the patches, attention pooling (MambaMIL-like)")
+@register_model("mambamil")
 class MambaMIL(SurvivalModel):
     """MambaMIL-like: projection, ``n_layers`` pre-norm residual Mamba layers, LayerNorm, attention pooling."""
 
@@ -113,7 +113,7 @@ class MambaMIL(SurvivalModel):
         )
 
 
-@register_model("late_fusion", reads=("pathology", "genomics"), description="ABMIL and SNN embeddings concatenated, MLP head")
+@register_model("late_fusion")
 class LateFusion(SurvivalModel):
     """ABMIL (pathology) and SNN (genomics) embeddings concatenated → MLP head.
 

@@ -27,9 +27,7 @@ __all__ = ["MEMamba", "EXPERTS"]
 EXPERTS = ("pathology", "genomics", "synergy")
 
 
-@register_model("memamba", reads=("pathology", "genomics"),
-                description="multi-expert Mamba: pathology, genomics and OT-aligned synergistic experts, attention aggregation",
-                switches=("scan_forward", "scan_reverse", "scan_ranked", "ot", "mmd_weight", "interleave"))
+@register_model("memamba")  # its entry (reads, description, switches): registry.MODELS
 class MEMamba(SurvivalModel):
     """The multi-expert Mamba survival model (see module docstring)."""
 

@@ -1,17 +1,25 @@
 """The one registry of models and choices (timm's ``_registry.py`` style).
 
-Models: a model class registers itself with :func:`register_model` — its name,
-the modalities it reads, a one-line description, and the ablation switches it
-honours. ``ModelConfig``, ``build_model``, the ablation grid, the ``memamba``
-command's ``--model`` choices and the dashboard's widgets all read this table.
+Models: each model has one light entry here (:data:`MODELS`): its name, where its
+class lives, the modalities it reads, a one-line description and the ablation
+switches it honours. ``ModelConfig``, ``build_model``, the ablation grid, the
+``memamba`` command's ``--model`` choices and the dashboard's widgets all read
+this table — without importing a model class (or torch) until
+``model_entry(name).cls`` is asked for. The class confirms its entry with
+:func:`register_model`.
 
 Adding a baseline is one new file and one line here::
 
     # memamba_core/models/my_baseline.py
-    @register_model("my_baseline", reads=("pathology",), description="mean-pooled patches → MLP")
+    @register_model("my_baseline")
     class MyBaseline(SurvivalModel): ...
 
-    MODEL_MODULES = (..., "memamba_core.models.my_baseline")   # the one registry line
+    # MODELS, the one registry line
+    ModelEntry("my_baseline", ("pathology",), "mean-pooled patches → MLP", where="memamba_core.models.my_baseline:MyBaseline"),
+
+A module outside this table may instead register its models with the whole entry
+(``@register_model("x", reads=..., description=...)``) and be named in
+:data:`MODEL_MODULES`; such modules are imported when the model list is first needed.
 
 Choices: the allowed values of every string field of ``ModelConfig`` and
 ``TrainConfig`` (:func:`choices`), with a one-line description each
@@ -44,9 +52,6 @@ __all__ = [
     "backend_choices",
 ]
 
-# modules whose import registers models (adding a model = one more entry)
-MODEL_MODULES = ("memamba_core.models.memamba", "memamba_core.models.baselines")
-
 MODALITIES = ("pathology", "genomics")  # what a model can read
 _MODALITY_READS = {"both": MODALITIES, "pathology": ("pathology",), "genomics": ("genomics",)}  # a modalities value → what it keeps
 
@@ -76,41 +81,96 @@ _CHOICES: dict[str, dict[str, str]] = {
         "splits": "the cohort's split files (an error without them)",
         "generated": "patient-level folds stratified by event (--n-folds, --seed)",
     },
+    "parallel": {  # how torchrun's ranks share a cross-validation (one process: no effect)
+        "auto": "folds when at least as many folds are left as ranks, else data",
+        "folds": "each rank trains whole folds (or ablation cells) alone, as one process would",
+        "data": "every fold in turn, each optimiser step's patients split over the ranks",
+    },
 }
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One registered model: ``reads`` ⊆ :data:`MODALITIES`; ``switches``: the ``ModelConfig`` ablation
-    switches this model honours (the ablation grid varies only these)."""
+    """One model: ``reads`` ⊆ :data:`MODALITIES`; ``switches``: the ``ModelConfig`` ablation switches this
+    model honours (the ablation grid varies only these); ``where``: ``"module:Class"`` of its class.
+    :attr:`cls` imports that module on first use."""
 
     name: str
-    cls: type
     reads: tuple[str, ...]
     description: str
     switches: tuple[str, ...] = ()
+    where: str = ""
+
+    @property
+    def cls(self) -> type:
+        """The model class (its module imported now if it was not yet)."""
+        if self.name not in _CLASSES and self.where:
+            importlib.import_module(self.where.partition(":")[0])
+        if self.name not in _CLASSES:
+            raise RuntimeError(f"model {self.name!r}: {self.where or 'its module'} did not register a class "
+                               f"(@register_model({self.name!r}) on {self.where.partition(':')[2] or 'the class'}).")
+        return _CLASSES[self.name]
 
 
-_MODELS: dict[str, ModelEntry] = {}
+MODALITIES = ("pathology", "genomics")  # what a model can read
+
+# The models: one light entry each (no class imported until ModelEntry.cls).
+MODELS = (
+    ModelEntry("memamba", ("pathology", "genomics"),
+               "multi-expert Mamba: pathology, genomics and OT-aligned synergistic experts, attention aggregation",
+               switches=("scan_forward", "scan_reverse", "scan_ranked", "ot", "mmd_weight", "interleave"),
+               where="memamba_core.models.memamba:MEMamba"),
+    ModelEntry("abmil", ("pathology",), "gated-attention MIL pooling of the patch bag",
+               where="memamba_core.models.baselines:ABMIL"),
+    ModelEntry("snn", ("genomics",), "MCAT's self-normalising network on the gene groups",
+               where="memamba_core.models.baselines:SNN"),
+    ModelEntry("mambamil", ("pathology",), "residual Mamba layers over the patches, attention pooling (MambaMIL-like)",
+               where="memamba_core.models.baselines:MambaMIL"),
+    ModelEntry("late_fusion", ("pathology", "genomics"), "ABMIL and SNN embeddings concatenated, MLP head",
+               where="memamba_core.models.baselines:LateFusion"),
+)
+
+# modules outside MODELS whose import registers models with their whole entry (imported by model_names())
+MODEL_MODULES: tuple[str, ...] = ()
+
+_MODELS: dict[str, ModelEntry] = {e.name: e for e in MODELS}  # every known entry, in listing order
+_CLASSES: dict[str, type] = {}  # name → class, once its module registered it
 _loaded = False
 
 
-def register_model(name: str, *, reads: tuple[str, ...], description: str, switches: tuple[str, ...] = ()):
-    """Class decorator: register a :class:`~memamba_core.models.base.SurvivalModel` subclass under ``name``.
+def register_model(name: str, *, reads: tuple[str, ...] | None = None, description: str | None = None,
+                   switches: tuple[str, ...] = ()):
+    """Class decorator: bind a :class:`~memamba_core.models.base.SurvivalModel` subclass to model ``name``.
+
+    A model of :data:`MODELS` gives its name only (the entry there says the rest); a model
+    registered elsewhere gives ``reads`` and ``description`` (and ``switches``) too.
 
     Raises:
-        ValueError: a name already taken by another class, or ``reads`` not a non-empty subset of MODALITIES
-        (programming errors, not user input).
+        ValueError: a name already taken by another class, a class that is not the one its entry
+        names, ``reads`` missing or not a non-empty subset of MODALITIES (programming errors, not user input).
     """
-    reads = tuple(reads)
-    if not reads or any(m not in MODALITIES for m in reads):
-        raise ValueError(f"register_model({name!r}): reads must be a non-empty subset of {MODALITIES}, got {reads}.")
+    declared = next((e for e in MODELS if e.name == name), None)
+    if declared is None:
+        reads = tuple(reads or ())
+        if not reads or any(m not in MODALITIES for m in reads):
+            raise ValueError(f"register_model({name!r}): reads must be a non-empty subset of {MODALITIES}, got {reads}.")
+        if description is None:
+            raise ValueError(f"register_model({name!r}): a model outside registry.MODELS needs a description.")
 
     def decorate(cls: type) -> type:
-        old = _MODELS.get(name)
-        if old is not None and old.cls.__qualname__ != cls.__qualname__:
-            raise ValueError(f"register_model: {name!r} is already registered by {old.cls.__qualname__}.")
-        _MODELS[name] = ModelEntry(name, cls, reads, description, tuple(switches))
+        old = _CLASSES.get(name)
+        if old is not None and old.__qualname__ != cls.__qualname__:
+            raise ValueError(f"register_model: {name!r} is already registered by {old.__qualname__}.")
+        if declared is not None:
+            owner = declared.where.partition(":")[2]
+            if cls.__qualname__ != owner:
+                raise ValueError(f"register_model: {name!r} is already registered by {owner}.")
+            if reads is not None or description is not None:
+                raise ValueError(f"register_model({name!r}): its reads and description are its registry.MODELS "
+                                 f"entry's; give the name only.")
+        else:
+            _MODELS[name] = ModelEntry(name, reads, description, tuple(switches), f"{cls.__module__}:{cls.__qualname__}")
+        _CLASSES[name] = cls
         return cls
 
     return decorate
@@ -125,12 +185,10 @@ def _load() -> None:
 
 
 def model_names() -> tuple[str, ...]:
-    """Every registered model name: by module in :data:`MODEL_MODULES` order (``memamba`` first), then any
-    registered elsewhere; within a module in registration order."""
+    """Every model name: :data:`MODELS` in order (``memamba`` first), then those of :data:`MODEL_MODULES`
+    and any registered elsewhere, in registration order. Imports no model class of :data:`MODELS`."""
     _load()
-    rank = {m: i for i, m in enumerate(MODEL_MODULES)}
-    order = sorted(enumerate(_MODELS.values()), key=lambda ie: (rank.get(ie[1].cls.__module__, len(rank)), ie[0]))
-    return tuple(e.name for _, e in order)
+    return tuple(_MODELS)
 
 
 def model_entry(name: str) -> ModelEntry:
@@ -160,7 +218,7 @@ def backend_choices() -> tuple[str, ...]:
 
 
 def choices(field: str) -> tuple[str, ...]:
-    """Allowed values of a string field: ``model``, ``backend``, ``ot``, ``modalities``, ``optimizer``, ``selection``, ``autocast``, ``folds``."""
+    """Allowed values of a string field: ``model``, ``backend``, ``ot``, ``modalities``, ``optimizer``, ``selection``, ``autocast``, ``folds``, ``parallel``."""
     if field == "model":
         return model_names()
     if field == "backend":

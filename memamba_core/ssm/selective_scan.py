@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import InputError
+from .backends import BACKENDS
 from .cpu_kernel import kernel, unavailable_reason
 from .scan_cpu import SUPPORTED_DTYPES, selective_scan_cpu
 from .scan_cuda import HAS_MAMBA_SSM, selective_scan_cuda
@@ -29,8 +30,6 @@ from .scan_ref import selective_scan_ref
 from .scan_torch import selective_scan_torch
 
 __all__ = ["BACKENDS", "selective_scan", "resolve_backend", "active_backend", "available_backends"]
-
-BACKENDS = ("auto", "reference", "torch", "cpu", "cuda")
 
 _IMPLEMENTATIONS = {
     "reference": selective_scan_ref,

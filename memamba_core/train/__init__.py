@@ -12,15 +12,17 @@ re-exported from there); see ``docs/training.md`` for the protocol.
 
 from .._lazy import lazy_getattr
 from ..runs import read_progress
-from .checkpoint import LoadedModel, load_checkpoint
 from .compat import Needs, Problem, compatibility_problems, require_compatible
 from .config import TrainConfig
 from .demo_model import demo_train_config, ensure_demo_model
-from .distributed import Dist, init_distributed
-from .predict import check_compatible, predict_cohort, predict_patient
 
-# Imported on first use: they pull in scikit-survival (~1 s), which loading a model does not need.
-_LAZY = {"ablation_grid": "ablate", "run_ablations": "ablate", "train_cv": "cv", "train_nested": "nested", "evaluate_run": "evaluate"}
+# Imported on first use: checkpoints, prediction and multi-process training pull in torch, and
+# cross-validation, ablations and evaluation scikit-survival (~1 s) — reading a run or checking a
+# cohort against a fold's meta record (the dashboard's Home) needs neither.
+_LAZY = {"LoadedModel": "checkpoint", "load_checkpoint": "checkpoint", "Dist": "distributed",
+         "init_distributed": "distributed", "check_compatible": "predict", "predict_cohort": "predict",
+         "predict_patient": "predict", "ablation_grid": "ablate", "run_ablations": "ablate", "train_cv": "cv",
+         "train_nested": "nested", "evaluate_run": "evaluate"}
 
 __getattr__ = lazy_getattr(__name__, _LAZY)
 

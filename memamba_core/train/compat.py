@@ -24,12 +24,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..data import Cohort
 from ..errors import InputError
 from ..models import ModelConfig
 from ..runs import FoldMeta
-from .checkpoint import LoadedModel
+
+if TYPE_CHECKING:  # a loaded checkpoint holds a torch model; checking a fold's meta record needs no torch
+    from .checkpoint import LoadedModel
 
 __all__ = ["Problem", "Needs", "needs_of", "compatibility_problems", "require_compatible", "PROBLEM_KINDS"]
 
@@ -105,6 +108,8 @@ def needs_of(model) -> Needs:
         return model
     if isinstance(model, FoldMeta):
         return Needs.from_meta(model)
+    from .checkpoint import LoadedModel
+
     if isinstance(model, LoadedModel):
         return Needs.from_loaded(model)
     raise TypeError(f"needs_of: expected Needs, FoldMeta or LoadedModel, got {type(model).__name__}")

@@ -10,6 +10,15 @@ files and their formats belong to :mod:`memamba_core.runs`.
 
 Folds: the cohort's split files (``folds="auto"`` or ``"splits"``) or
 ``cohort.make_folds(n_folds, seed)`` (``"generated"``, or auto without split files).
+
+Under torchrun (``parallel``, see :func:`parallel_mode`): ``"data"`` runs the folds
+one after another, each optimiser step's patients split over the ranks
+(:mod:`memamba_core.train.distributed`); ``"folds"`` gives each rank whole folds
+(:func:`train_cells` over :func:`memamba_core.sharding.run_sharded`): a fold
+trains in its rank's process alone, exactly as in a one-process run (same
+seeds, same numbers), writes its own fold folder, and rank 0 rebuilds the run
+outputs when every rank is done. ``"auto"`` picks folds when there are at least
+as many folds to train as ranks.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from ..data import Cohort, Split
 from ..errors import InputError
 from ..models import ModelConfig, build_model
 from ..outputs import check_output_folder, cohort_reads
+from ..models.registry import check_choice
 from ..runs import FoldMeta, RunFolder, prediction_frame
 from ..survival.discrete import bin_edges
 from .checkpoint import save_fold
@@ -40,7 +50,7 @@ from .examples import check_fold_events, eligible_ids, make_examples, model_moda
 from .loop import fit_fold, predict_examples
 
 __all__ = ["train_cv", "resolve_model_config", "resolve_folds", "usable_folds", "prepare_fold", "new_model", "FoldData",
-           "val_frame"]
+           "val_frame", "parallel_mode", "CvJob", "open_cv", "train_cells"]
 
 
 def resolve_model_config(cohort: Cohort, cfg: TrainConfig) -> ModelConfig:
@@ -98,6 +108,14 @@ def _progress_bar(total: int, desc: str, enabled: bool):
     return tqdm(total=total, desc=desc, unit="patient", leave=True, dynamic_ncols=True, file=sys.stderr)
 
 
+def _progress_bar_percent(desc: str, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=100, desc=desc, unit="%", leave=True, dynamic_ncols=True, file=sys.stderr)
+
+
 def val_frame(k: int, examples, risk: np.ndarray, surv: np.ndarray) -> pd.DataFrame:
     """Fold ``k``'s prediction table of its validation ``examples``: risk (P,), survival (P, K), their times."""
     return prediction_frame([e.case_id for e in examples], risk, surv, fold=k,
@@ -128,6 +146,22 @@ def _shared(d: Dist, fn: Callable):
     return result
 
 
+def parallel_mode(parallel: str, d: Dist, n_todo: int) -> str:
+    """``"data"`` or ``"folds"``: how ``n_todo`` folds (or ablation cells) are spread over the ranks of ``d``.
+
+    ``parallel``: ``"folds"`` (each rank trains whole folds), ``"data"`` (every rank
+    takes part in every fold's optimiser steps) or ``"auto"`` (folds when
+    ``n_todo >= d.world``, else data). One process always runs ``"data"`` (nothing
+    to split). InputError for another value.
+    """
+    check_choice("parallel", parallel, "--parallel")
+    if not d.active:
+        return "data"
+    if parallel == "auto":
+        return "folds" if n_todo >= d.world else "data"
+    return parallel
+
+
 def train_cv(
     cohort: Cohort,
     cfg: TrainConfig,
@@ -138,6 +172,7 @@ def train_cv(
     progress: bool = True,
     on_record: Callable[[dict], None] | None = None,
     only_folds: list[int] | None = None,
+    parallel: str = "auto",
 ) -> dict:
     """Cross-validate ``cfg`` on ``cohort`` into the run folder ``out``; returns the summary dict.
 
@@ -147,23 +182,57 @@ def train_cv(
         progress: show a tqdm bar (rank 0, stderr).
         on_record: also called with every progress record (the dashboard's live view).
         only_folds: train just these fold numbers (the rest stay as they are).
+        parallel: under torchrun, ``"folds"``, ``"data"`` or ``"auto"`` (:func:`parallel_mode`);
+            the results do not depend on it beyond float rounding of data parallelism.
 
     Raises:
         InputError (nothing overwritten): a training fold without events, fewer
         patients than folds, a modality the model needs but the cohort lacks, a
         run folder made with another config, a folder in use by another process.
+        ShardAborted (fold-parallel): another rank stopped with an error (rerun to resume).
     """
     d = dist or Dist()
     threads = torch.get_num_threads()
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     try:
-        return _train_cv(cohort, cfg, out, force, d, progress, on_record, only_folds)
+        return _train_cv(cohort, cfg, out, force, d, progress, on_record, only_folds, parallel)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train_cv(cohort, cfg, out, force, d, progress, on_record, only_folds) -> dict:
+@dataclasses.dataclass
+class CvJob:
+    """A cross-validated run opened on every rank: its resolved configs, folds and run folder, and the folds left.
+
+    Rank 0 holds the run folder's lock from :func:`open_cv` until :meth:`release`.
+    """
+
+    cohort: Cohort
+    cfg: TrainConfig
+    mcfg: ModelConfig
+    folds: list[Split]
+    run: RunFolder
+    finished: list[int]  # folds already done when the run was opened (skipped)
+    todo: list[int]  # folds to train now
+    extra: dict  # what the summary adds to the metrics (cohort, model, fold source, excluded)
+    label: str = ""  # e.g. the ablation variant, for progress messages
+
+    def rebuild(self) -> dict:
+        """Rank 0: the out-of-fold table and the summary from the finished folds; returns the summary."""
+        return self.run.rebuild(_cv_summary(len(self.folds), self.cfg, self.extra))
+
+    def release(self) -> None:
+        self.run.release()
+
+
+def open_cv(cohort: Cohort, cfg: TrainConfig, out: str | Path, d: Dist, *, force: bool = False,
+            only_folds: list[int] | None = None, label: str = "") -> CvJob:
+    """Resolve ``cfg`` on ``cohort``, then create or resume the run folder ``out`` (rank 0) — on every rank.
+
+    Every rank gets the same folds left to train (rank 0's view, broadcast). Raises
+    InputError on every rank for what :func:`train_cv` refuses.
+    """
     mcfg = resolve_model_config(cohort, cfg)
     folds, source, excluded = usable_folds(cohort, cfg, mcfg)
     record = {
@@ -178,26 +247,89 @@ def _train_cv(cohort, cfg, out, force, d, progress, on_record, only_folds) -> di
     finished = _shared(d, lambda: run.start(record, force=force, defaults={"train": json.loads(json.dumps(TrainConfig().to_dict()))}))
     todo = [k for k in range(len(folds)) if k not in finished and (only_folds is None or k in only_folds)]
     extra = {"cohort": cohort.name, "model": mcfg.model, "fold_source": source, "excluded": excluded}
+    return CvJob(cohort, cfg, mcfg, folds, run, finished, todo, extra, label)
+
+
+def _run_logger(job: CvJob, d: Dist, on_record, rank_tag: bool = False) -> Callable[[dict], None]:
+    """A progress-record writer for ``job``: rank 0 writes (and passes records to ``on_record``); with
+    ``rank_tag`` (fold-parallel) every rank writes its own folds' records, tagged with its rank."""
 
     def log(rec: dict) -> None:
-        if d.is_main:
-            run.log(**rec)
+        if rank_tag:
+            rec = {**rec, "rank": d.rank}
+        if d.is_main or rank_tag:
+            job.run.log(**rec)
         if on_record is not None and d.is_main:
             on_record(rec)
 
+    return log
+
+
+def _train_cv(cohort, cfg, out, force, d, progress, on_record, only_folds, parallel) -> dict:
+    check_choice("parallel", parallel, "--parallel")
+    job = open_cv(cohort, cfg, out, d, force=force, only_folds=only_folds)
+    log = _run_logger(job, d, on_record)
     try:
-        log({"event": "run_start" if not finished else "resume", "folds": len(folds), "skipping": finished, "world": d.world})
+        mode = parallel_mode(parallel, d, len(job.todo))
+        log({"event": "run_start" if not job.finished else "resume", "folds": len(job.folds), "skipping": job.finished,
+             "world": d.world, "parallel": mode})
         summary = None
-        for k in todo:
-            summary = _train_one_fold(cohort, cfg, mcfg, folds[k], k, len(folds), run, d, log, progress, extra)
+        if mode == "folds":
+            train_cells([job], d, progress=progress, on_record=on_record)
+        else:
+            for k in job.todo:
+                summary = _train_one_fold(job, k, d, log, progress)
         if d.is_main and summary is None:
-            summary = run.rebuild(_cv_summary(len(folds), cfg, extra))
-        log({"event": "run_end", "finished": run.finished_folds() if d.is_main else None})
+            summary = job.rebuild()
+        log({"event": "run_end", "finished": job.run.finished_folds() if d.is_main else None})
         d.barrier()
         return summary if d.is_main else {}
     finally:
         if d.is_main:
-            run.release()
+            job.release()
+
+
+def train_cells(jobs: list[CvJob], d: Dist, *, progress: bool = True, on_record: Callable[[dict], None] | None = None):
+    """Train the folds left of every job, whole folds spread over the ranks of ``d`` (fold-parallel).
+
+    Each cell (job, fold) runs on exactly one rank, alone in its process — the
+    same computation as a one-process run — and writes its own fold folder
+    (:func:`memamba_core.sharding.run_sharded`: a deterministic plan, rank 0's
+    progress bar over all ranks, an exception on one rank stops the others after
+    their current fold with :class:`~memamba_core.sharding.ShardAborted`). Every
+    rank calls it with the same jobs. Rebuilding the run outputs is the caller's
+    (rank 0, after this returns). Returns the :class:`~memamba_core.sharding.ShardReport`.
+    """
+    from ..sharding import Outcome, run_sharded
+
+    local = Dist(0, 1, d.device)  # a fold trains in this process alone
+    cells = {f"{i}:{k}": (job, k) for i, job in enumerate(jobs) for k in job.todo}
+    loggers = [_run_logger(job, d, on_record, rank_tag=True) for job in jobs]
+    bar = _progress_bar_percent("folds", progress and d.is_main)
+
+    def work(key: str, tick) -> Outcome:
+        job, k = cells[key]
+        name = f"{job.label} fold {k}" if job.label else f"fold {k}"
+        _train_one_fold(job, k, local, loggers[int(key.split(':')[0])], False,
+                        tick=lambda f, msg: tick(f, f"{name}: {msg}"), rebuild=False)
+        return Outcome(True, units=1)
+
+    def show(p) -> None:
+        if bar is not None:
+            bar.n = round(100 * p.fraction, 1)
+            bar.set_postfix_str(p.message[-60:])
+            bar.refresh()
+
+    threads = torch.get_num_threads()
+    if jobs and jobs[0].cfg.num_threads:
+        torch.set_num_threads(jobs[0].cfg.num_threads)
+    try:
+        return run_sharded(list(cells), work, dist=d, cost=[float(len(job.folds[k].train) * job.cfg.epochs)
+                                                             for job, k in cells.values()], progress=show)
+    finally:
+        torch.set_num_threads(threads)
+        if bar is not None:
+            bar.close()
 
 
 @dataclasses.dataclass
@@ -225,7 +357,10 @@ def new_model(mcfg: ModelConfig, cfg: TrainConfig, fold: int, d: Dist):
     return build_model(mcfg).to(d.device)
 
 
-def _train_one_fold(cohort, cfg, mcfg, split: Split, k: int, n_folds: int, run: RunFolder, d: Dist, log, progress, extra) -> dict | None:
+def _train_one_fold(job: CvJob, k: int, d: Dist, log, progress, *, tick=None, rebuild: bool = True) -> dict | None:
+    """Train fold ``k`` of ``job`` on the ranks of ``d`` and write its folder (rank 0 of ``d``); with ``rebuild``
+    the run outputs are rebuilt after it (returns the summary on rank 0). ``tick(fraction, message)``: progress."""
+    cohort, cfg, mcfg, split, run, n_folds = job.cohort, job.cfg, job.mcfg, job.folds[k], job.run, len(job.folds)
     t0 = time.perf_counter()
     use_p, use_g = model_modalities(mcfg)
     data = prepare_fold(cohort, cfg, mcfg, split.train, split.val)
@@ -234,9 +369,13 @@ def _train_one_fold(cohort, cfg, mcfg, split: Split, k: int, n_folds: int, run: 
     model = new_model(mcfg, cfg, k, d)
     wrapped = wrap_model(model, d)
     bar = _progress_bar(cfg.epochs * len(train_ex), f"fold {k + 1}/{n_folds}", progress and d.is_main)
-    state = {"c": None}
+    state = {"c": None, "seen": 0}
+    total = max(1, cfg.epochs * len(train_ex))
 
     def on_step(n: int, running: float) -> None:
+        state["seen"] += n
+        if tick is not None:
+            tick(state["seen"] / total, f"loss {running:.4f}")
         if bar is not None:
             bar.update(n)
             bar.set_postfix(loss=f"{running:.4f}", c_index="-" if state["c"] is None else f"{state['c']:.3f}")
@@ -274,7 +413,8 @@ def _train_one_fold(cohort, cfg, mcfg, split: Split, k: int, n_folds: int, run: 
             seconds=time.perf_counter() - t0,
         )
         save_fold(run.fold(k).dir, model, meta)
-        summary = run.rebuild(_cv_summary(n_folds, cfg, extra))
+        if rebuild:
+            summary = job.rebuild()
         log({"event": "fold_end", "fold": k, "metrics": {m: metrics.get(m) for m in ("c_index", "ipcw_c_index", "integrated_brier", "mean_auc")},
              "seconds": meta.seconds})
     d.barrier()
