@@ -38,7 +38,7 @@ from ..models import SurvivalOutput
 from ..runs import finished_folds, read_calibration, read_oof, write_calibrated_oof, write_calibration
 from ..runs.calibration import monthly_columns
 from ..survival.calibration import MIN_AT_RISK, CalibrationMap, fit_cross_fold
-from ..survival.clinical_terms import ClinicalPrediction, predict_ensemble, predict_one_model, risk_group
+from ..survival.clinical_terms import ClinicalPrediction, predict_ensemble, predict_one_model, resolve_horizons, risk_group
 from .checkpoint import LoadedModel, load_checkpoint
 from .predict import predict_cohort, predict_patient
 
@@ -58,6 +58,8 @@ __all__ = [
     "calibrate_and_store",
     "stored_maps",
     "CROSS_FOLD_SOURCE",
+    "clinical_row",
+    "clinical_table",
 ]
 
 CROSS_FOLD_SOURCE = "the other folds' out-of-fold predictions"
@@ -265,3 +267,48 @@ def stored_maps(run: str | Path) -> dict[int, CalibrationMap] | None:
     """The run's stored calibration maps (fold → map), or None when the run has none; InputError when damaged or stale."""
     cal = read_calibration(run)
     return None if cal is None else cal.maps
+
+
+def clinical_row(pred: ClinicalPrediction, mode: str) -> dict:
+    """One patient's prediction as flat table columns (``memamba predict``): who scored them, the raw risk and its
+    spread, risk group, percentile, survival at each horizon with its interval, the median with its interval."""
+    r = list(pred.risks.values())
+    row = {"scored_by": mode, "folds": " ".join(str(k) for k in pred.folds), "risk": float(np.mean(r)),
+           "risk_low": float(min(r)), "risk_high": float(max(r)), "risk_group": pred.risk_group,
+           "percentile": round(pred.percentile, 2)}
+    for h, iv in sorted(pred.horizons.items()):
+        row.update({f"surv_{h:g}m": iv.value, f"surv_{h:g}m_low": iv.low, f"surv_{h:g}m_high": iv.high})
+    med = pred.median
+    row.update({"median_months": None if med is None else med.value, "median_low": None if med is None else med.low,
+                "median_high": None if med is None else med.high, "follow_up_months": pred.follow_up,
+                "interval": pred.interval_kind})
+    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in row.items()}
+
+
+def clinical_table(models: RunModels, cohort: Cohort, maps: dict[int, CalibrationMap], *, horizons=None,
+                   n_boot: int = 200) -> tuple[pd.DataFrame, list[str]]:
+    """Every patient of ``cohort`` scored by who-scores-whom and calibrated: (table, patients left out with why).
+
+    One row per patient: ``case_id`` then :func:`clinical_row`'s columns, then ``survival_months, censorship``.
+    Horizons: ``horizons`` or the default ones inside the shortest follow-up the maps support (the same
+    columns for everyone); a horizon beyond it is an InputError. ``median_*`` blank: not reached.
+    ``risk`` is the scoring model's raw risk (an ensemble's mean, with ``risk_low``/``risk_high`` its range).
+    """
+    missing = sorted(set(models.folds) - set(maps))
+    if missing:
+        raise InputError(f"fold(s) {missing} of run '{models.name}' have no calibration map; run `memamba calibrate {models.run} COHORT`.")
+    hz, _ = resolve_horizons(horizons, min(m.horizon_limit for m in maps.values()))
+    rows, skipped = [], []
+    for cid in cohort.case_ids():
+        try:
+            score = score_patient(models, cohort, cid)
+        except InputError as err:
+            skipped.append(f"{cid}: {err}")
+            continue
+        pred = clinical_prediction(score, maps, horizons=hz, n_boot=n_boot)
+        p = cohort.patient(cid)
+        rows.append({"case_id": cid, **clinical_row(pred, score.mode), "survival_months": p.survival_months,
+                     "censorship": p.censorship})
+    if not rows:
+        raise InputError(f"no patient of cohort '{cohort.name}' could be scored: {skipped[0] if skipped else 'the cohort is empty'}")
+    return pd.DataFrame(rows), skipped
