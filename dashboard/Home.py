@@ -20,5 +20,6 @@ PAGES = [
     st.Page("app_pages/3_Transport_map.py", title="Transport map"),
     st.Page("app_pages/4_Ablations.py", title="Ablations"),
     st.Page("app_pages/5_Train_evaluate.py", title="Train / evaluate"),
+    st.Page("app_pages/6_Model_quality.py", title="Model quality"),
 ]
 st.navigation(PAGES).run()

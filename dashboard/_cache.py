@@ -145,12 +145,13 @@ def calibration(run_dir: str, stamp: tuple):
 
 
 @st.cache_data(show_spinner="Scoring the patient with the fold model(s) that did not train on them…", max_entries=64)
-def patient_clinical(cohort_path: str, cohort_stamp: tuple, run_dir: str, stamp: tuple, case_id: str):
-    """:class:`memamba_core.app.PatientClinical` of one patient."""
+def patient_clinical(cohort_path: str, cohort_stamp: tuple, run_dir: str, stamp: tuple, case_id: str,
+                     horizons: tuple | None = None):
+    """:class:`memamba_core.app.PatientClinical` of one patient (``horizons``: months, None = the page's default)."""
     from memamba_core.app import patient_clinical as score
 
     maps, _ = calibration(run_dir, stamp)
-    return score(run_models(run_dir, stamp), cohort(cohort_path, cohort_stamp), maps, case_id)
+    return score(run_models(run_dir, stamp), cohort(cohort_path, cohort_stamp), maps, case_id, horizons=horizons)
 
 
 @st.cache_data(show_spinner="Writing the PDF report…", max_entries=16)

@@ -26,7 +26,7 @@ import pandas as pd
 from ..errors import InputError
 from .. import runs
 
-__all__ = ["PatientClinical", "QualityViews", "calibration_stamp", "run_calibration", "page_horizons", "patient_clinical",
+__all__ = ["parse_horizons", "PatientClinical", "QualityViews", "calibration_stamp", "run_calibration", "page_horizons", "patient_clinical",
            "missing_modalities", "model_quality", "patient_report_pdf", "cohort_km"]
 
 _ABLATION_OF = {"pathology": "genomics_only", "genomics": "pathology_only"}  # missing modality → the variant without it
@@ -68,6 +68,24 @@ def page_horizons(follow_up: float) -> tuple[float, ...]:
     if follow_up < 1.0:
         raise InputError(f"the calibration supports only {follow_up:.1f} months of follow-up: too short for any horizon.")
     return tuple(short)
+
+
+def parse_horizons(text: str) -> tuple[float, ...] | None:
+    """Horizons typed on the page ("12, 24" months) → a tuple, or None for an empty field (the default ones).
+
+    Raises:
+        InputError: something other than positive numbers.
+    """
+    parts = [t for t in str(text).replace(";", ",").replace(" ", ",").split(",") if t.strip()]
+    if not parts:
+        return None
+    try:
+        values = [float(t) for t in parts]
+    except ValueError:
+        raise InputError(f"horizons: '{text}' is not a list of months; type numbers separated by commas, e.g. 12, 24.") from None
+    if not all(np.isfinite(v) and v > 0 for v in values):
+        raise InputError(f"horizons: '{text}' — each horizon must be a positive number of months.")
+    return tuple(sorted(set(values)))
 
 
 def missing_modalities(loaded, cohort, case_id: str) -> list[str]:
