@@ -44,6 +44,11 @@ def _rename(src: Path, dst: Path, drop: tuple = (), prefix: str | None = None) -
     return str(dst)
 
 
+def _table(at: AppTest, column: str) -> pd.DataFrame:
+    """The first dataframe shown with ``column``."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
 def _headline(at: AppTest) -> str:
     return next(m.value for m in at.markdown if m.value.startswith("**Scored by") or m.value.startswith("**Ensemble"))
 
@@ -71,7 +76,7 @@ def test_every_patient_on_the_page_is_scored_by_a_fold_model_that_did_not_train_
     fig = _figure(at, "clin_plot")
     names = [t.get("name", "") for t in fig["data"]]
     assert any("cohort Kaplan" in n for n in names) and "this patient" in names and any("bootstrap" in n for n in names)
-    assert at.dataframe(key="horizons_table").value.shape[0] >= 1
+    assert _table(at, "horizon (months)").shape[0] >= 1
     assert any("Raw risk" in c.value for c in at.caption)  # the raw risk lives in the details expander
     assert at.get("download_button")
 
@@ -97,7 +102,7 @@ def test_horizons_beyond_follow_up_are_a_message_and_the_page_keeps_working(app)
     assert any("not a list of months" in e.value for e in _ok(at).error)
     at.text_input(key="clin_horizons").set_value("2, 4").run()
     _ok(at)
-    assert not at.error and {"2", "4"} == set(at.dataframe(key="horizons_table").value["horizon (months)"])
+    assert not at.error and {"2", "4"} == set(_table(at, "horizon (months)")["horizon (months)"])
 
 
 def test_a_run_without_calibration_says_so_and_can_be_calibrated_from_the_page(app, demo_root, tmp_path):
@@ -123,7 +128,7 @@ def test_model_quality_page(app):
         assert _figure(at, key)["data"]
     assert float(_metric(at, "IBS, calibrated model")) > 0 and float(_metric(at, "IBS, Kaplan–Meier null")) > 0
     assert 0 <= float(_metric(at, "C-index (pooled)")) <= 1
-    cal = at.dataframe(key="mq_cal_table").value
+    cal = _table(at, "predicted")
     assert {"predicted", "observed", "lower", "upper"} <= set(cal.columns)
     forest = [c for c in at.get("plotly_chart") if "mq_forest" in c.proto.id]
     assert forest or any("No multivariable Cox" in i.value for i in at.info)

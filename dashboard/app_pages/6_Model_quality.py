@@ -55,7 +55,7 @@ with right:
     st.plotly_chart(td_auc_figure(times, auc, mean_auc), key="mq_auc")
 st.plotly_chart(c_index_figure(q.per_fold_c, q.c_index), key="mq_cindex")
 with st.expander("Per-fold table"):
-    st.dataframe(q.brier.reset_index().round(4), hide_index=True, key="mq_brier_table")
+    st.dataframe(q.brier.reset_index().astype({"fold": str}).round(4), hide_index=True, key="mq_brier_table")
 
 st.subheader("Added value over clinical variables")
 if q.cox is None:
