@@ -373,8 +373,17 @@ def _cmd_report(args) -> int:
         if bar is not None:
             bar.update(1)
 
+    if args.num_threads:
+        import torch
+
+        torch.set_num_threads(args.num_threads)
+    horizons = _horizons(args)
+    if horizons is None:
+        from .survival.clinical_terms import automatic_horizons
+
+        horizons = automatic_horizons(min(m.horizon_limit for m in cal.maps.values()))
     try:
-        path, skipped = write_cohort_report(models, cohort, cal.maps, out, case_ids=ids, horizons=_horizons(args), progress=progress)
+        path, skipped = write_cohort_report(models, cohort, cal.maps, out, case_ids=ids, horizons=horizons, progress=progress)
     finally:
         if bar is not None:
             bar.close()
@@ -518,8 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("cohort", type=Path, help="cohort folder or cohort.toml")
     p.add_argument("--out", type=Path, required=True, help="CSV file to write (not inside the cohort or the run)")
     p.add_argument("--fold", type=int, help="one fold of a run folder instead of who-scores-whom")
-    p.add_argument("--horizons", type=float, nargs="+", metavar="MONTHS", help="survival horizons in months (default 12 36 60, "
-                   "those inside the follow-up the calibration supports; one beyond it is an error)")
+    p.add_argument("--horizons", type=float, nargs="+", metavar="MONTHS", help="survival horizons in months (default 12 36 60 "
+                   "where at least two lie inside the follow-up the calibration supports, else yearly ones inside it; "
+                   "one beyond it is an error)")
     p.add_argument("--num-threads", type=int, default=0, help="torch CPU threads (0 = torch's default; 1 is fastest on a "
                    "busy machine, where extra threads wait for one another)")
     p.set_defaults(func=_cmd_predict)
@@ -553,7 +563,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="PDF file to write")
     p.add_argument("--patient", nargs="+", metavar="ID", help="only these patients (default: the whole cohort)")
     p.add_argument("--horizons", type=float, nargs="+", metavar="MONTHS", help="survival horizons in months (default 12 36 60 "
-                   "inside the follow-up)")
+                   "where at least two lie inside the follow-up the calibration supports, else yearly ones inside it)")
+    p.add_argument("--num-threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_report)
 

@@ -48,26 +48,10 @@ def run_calibration(run_dir: str | Path) -> tuple[dict | None, str]:
 
 
 def page_horizons(follow_up: float) -> tuple[float, ...]:
-    """Horizons the page shows for a calibration supporting ``follow_up`` months.
+    """Horizons the page shows: :func:`memamba_core.survival.clinical_terms.automatic_horizons` (the CLI's too)."""
+    from ..survival.clinical_terms import automatic_horizons
 
-    1, 3 and 5 years where at least two of them lie inside it; else the yearly
-    horizons inside it (12, 24, 36 at most); with one year only, 6 and 12 months;
-    under a year, a third and two thirds of the follow-up in whole months.
-    """
-    from ..survival.clinical_terms import DEFAULT_HORIZONS
-
-    inside = [h for h in DEFAULT_HORIZONS if h <= follow_up]
-    if len(inside) >= 2:
-        return tuple(inside)
-    yearly = [12.0 * y for y in range(1, int(follow_up // 12) + 1)]
-    if len(yearly) >= 2:
-        return tuple(yearly[:3])
-    if yearly:
-        return (6.0, 12.0)
-    short = sorted({max(1.0, float(np.floor(follow_up * f))) for f in (1 / 3, 2 / 3)})
-    if follow_up < 1.0:
-        raise InputError(f"the calibration supports only {follow_up:.1f} months of follow-up: too short for any horizon.")
-    return tuple(short)
+    return automatic_horizons(follow_up)
 
 
 def parse_horizons(text: str) -> tuple[float, ...] | None:

@@ -38,7 +38,8 @@ from ..models import SurvivalOutput
 from ..runs import finished_folds, read_calibration, read_oof, write_calibrated_oof, write_calibration
 from ..runs.calibration import monthly_columns
 from ..survival.calibration import MIN_AT_RISK, CalibrationMap, fit_cross_fold
-from ..survival.clinical_terms import ClinicalPrediction, predict_ensemble, predict_one_model, resolve_horizons, risk_group
+from ..survival.clinical_terms import (ClinicalPrediction, automatic_horizons, predict_ensemble, predict_one_model,
+                                      resolve_horizons, risk_group)
 from .checkpoint import LoadedModel, load_checkpoint
 from .predict import predict_cohort, predict_patient
 
@@ -290,14 +291,15 @@ def clinical_table(models: RunModels, cohort: Cohort, maps: dict[int, Calibratio
     """Every patient of ``cohort`` scored by who-scores-whom and calibrated: (table, patients left out with why).
 
     One row per patient: ``case_id`` then :func:`clinical_row`'s columns, then ``survival_months, censorship``.
-    Horizons: ``horizons`` or the default ones inside the shortest follow-up the maps support (the same
-    columns for everyone); a horizon beyond it is an InputError. ``median_*`` blank: not reached.
+    Horizons: ``horizons`` or :func:`~memamba_core.survival.clinical_terms.automatic_horizons` of the shortest
+    follow-up the maps support (the same columns for everyone); a horizon beyond it is an InputError. ``median_*`` blank: not reached.
     ``risk`` is the scoring model's raw risk (an ensemble's mean, with ``risk_low``/``risk_high`` its range).
     """
     missing = sorted(set(models.folds) - set(maps))
     if missing:
         raise InputError(f"fold(s) {missing} of run '{models.name}' have no calibration map; run `memamba calibrate {models.run} COHORT`.")
-    hz, _ = resolve_horizons(horizons, min(m.horizon_limit for m in maps.values()))
+    limit = min(m.horizon_limit for m in maps.values())
+    hz = automatic_horizons(limit) if horizons is None else resolve_horizons(horizons, limit)[0]
     rows, skipped = [], []
     for cid in cohort.case_ids():
         try:
