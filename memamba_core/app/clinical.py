@@ -137,6 +137,11 @@ class PatientClinical:
         return pd.DataFrame([{"horizon (months)": f"{h:g}", "survival": f"{100 * iv.value:.0f} %",
                               "interval": f"{100 * iv.low:.0f}–{100 * iv.high:.0f} %"} for h, iv in sorted(p.horizons.items())])
 
+    def median_short(self) -> str:
+        """The median for a headline: "14 months" or "not reached"."""
+        p = self.prediction
+        return "not reached" if p.median is None else f"{p.median.value:.0f} months"
+
     def median_text(self) -> str:
         p = self.prediction
         if p.median is None:
