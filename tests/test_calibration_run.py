@@ -122,3 +122,22 @@ def test_min_at_risk_shrinks_only_for_small_cohorts():
     assert calibration_min_at_risk(np.repeat(np.arange(5), 20)) == MIN_AT_RISK  # samples of 80
     assert calibration_min_at_risk(np.repeat(np.arange(3), 4)) == 3  # the tiny demo: samples of 8
     assert calibration_min_at_risk(np.repeat(np.arange(3), 8)) == 5
+
+
+def test_a_run_that_cannot_be_calibrated_still_finishes_and_says_why(tmp_path, monkeypatch):
+    from memamba_core.data import load_cohort
+    from memamba_core.runs import read_summary
+    from memamba_core.train import scoring, train_cv
+    from tests._train_cohort import make_cohort, tiny_train
+
+    def refuse(*a, **k):
+        raise InputError("calibration sample: 2 patients, fewer than the 3 needed at risk at any horizon.")
+
+    monkeypatch.setattr(scoring, "calibrate_and_store", refuse)
+    cohort = load_cohort(make_cohort(tmp_path / "cohort", n=12))
+    summary = train_cv(cohort, tiny_train(epochs=1), tmp_path / "run", progress=False)
+    assert summary["complete"] and read_summary(tmp_path / "run")["complete"]
+    rec = [r for r in read_progress(tmp_path / "run") if r.get("event") == "calibration"]
+    assert rec and rec[-1]["ok"] is False and "fewer than the 3" in rec[-1]["error"]
+    assert read_calibration(tmp_path / "run") is None
+    assert "no stored calibration" in calibration_state(tmp_path / "run")[1]

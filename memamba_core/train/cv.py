@@ -213,7 +213,7 @@ def _calibrate(run_dir: Path, cohort: Cohort) -> dict:
 
     try:
         maps = calibrate_and_store(run_dir, cohort)
-    except InputError as err:
+    except (InputError, ValueError, np.linalg.LinAlgError) as err:  # a degenerate sample: the run is still complete
         return {"event": "calibration", "ok": False, "error": str(err)}
     return {"event": "calibration", "ok": True, "folds": sorted(maps),
             "horizon_limit": {str(k): round(m.horizon_limit, 2) for k, m in maps.items()}}
