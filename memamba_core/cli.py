@@ -278,9 +278,14 @@ def _cmd_predict(args) -> int:
         import torch
 
         torch.set_num_threads(args.num_threads)
+    run_mode = args.fold is None and _is_run_folder(args.checkpoint)
+    if not run_mode:
+        from .runs import locate_fold
+
+        locate_fold(args.checkpoint, args.fold)  # what is wrong with the checkpoint is said first
     cohort = load_cohort(args.cohort)
     out = _refuse_inside(args.out, [cohort.root, args.cohort, args.checkpoint], "predictions")
-    if args.fold is None and _is_run_folder(args.checkpoint):
+    if run_mode:
         from .runs import calibration_state
         from .train.scoring import RunModels, clinical_table
 

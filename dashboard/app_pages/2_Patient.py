@@ -44,8 +44,8 @@ if maps is None:
         else:
             st.rerun()
 else:
-    text = st.text_input("Horizons (months)", "", key="clin_horizons", placeholder="automatic (1, 3, 5 years, or yearly inside the follow-up); e.g. 6, 12, 24",
-                         help="Survival horizons in months, separated by commas; empty: 1, 3 and 5 years where the "
+    text = st.text_input("Horizons (months)", "", key="clin_horizons",
+                         placeholder="automatic (1, 3, 5 years, or yearly inside the follow-up); e.g. 6, 12, 24", help="Survival horizons in months, separated by commas; empty: 1, 3 and 5 years where the "
                          "calibration's follow-up allows, else yearly horizons inside it.")
     try:
         horizons = parse_horizons(text)
@@ -69,7 +69,8 @@ if clin is not None:
                 "patients' honest scores, cut at the fixed tertiles 33⅓ and 66⅔ — never at the patients on screen.")
     m[1].metric("Percentile", f"{pred.percentile:.0f}th", help="Among the calibration patients (training patients of the "
                 "scoring fold, each scored by a model that did not train on them); higher = higher risk.")
-    m[2].metric(f"Survival at {first_h:g} months", f"{100 * iv.value:.0f} %", help=f"Interval {100 * iv.low:.0f}–{100 * iv.high:.0f} %: {pred.interval_kind}.")
+    m[2].metric(f"Survival at {first_h:g} months", f"{100 * iv.value:.0f} %",
+                help=f"Interval {100 * iv.low:.0f}–{100 * iv.high:.0f} %: {pred.interval_kind}.")
     m[3].metric("Median survival", clin.median_short(), help=f"Median with its interval: {clin.median_text()}.")
     if clin.missing:
         st.info(f"Missing modality: {', '.join(clin.missing)}. The same model scored the patient from what is present. "
