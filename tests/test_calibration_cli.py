@@ -9,7 +9,7 @@ import pytest
 
 from memamba_core.cli import main
 from memamba_core.data import load_cohort
-from memamba_core.runs import RunPaths, read_calibration
+from memamba_core.runs import RunPaths, read_calibration, survival_column_names
 from memamba_core.train.scoring import RunModels
 from tests._train_cohort import one_thread, trained_run  # noqa: F401  (one_thread: autouse)
 from tests.test_report_pdf import needs_poppler, pdf_pngs, pdf_text
@@ -65,7 +65,7 @@ def test_predict_a_run_scores_its_patients_out_of_fold_with_calibrated_columns(r
     assert np.all(df["surv_12m"] <= df["surv_6m"] + 1e-12)
     assert set(df["risk_group"]) <= {"low", "intermediate", "high"}
     assert df["interval"].str.contains("bootstrap").all()
-    assert not any(c.startswith("S_") for c in df.columns)  # the uncalibrated step curves are not offered
+    assert survival_column_names(df.columns) == []  # the uncalibrated step curves are not offered
 
 
 def test_predict_new_patients_uses_the_ensemble_with_its_spread(run, outside, tmp_path):
