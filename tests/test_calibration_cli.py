@@ -121,3 +121,13 @@ def test_report_for_one_patient_is_a_real_pdf(run, tmp_path):
     text = pdf_text(out)
     assert f"Patient {cid}" in text and "Survival at 6 months" in text and path.name in text
     assert "Risk group" in text and "RESEARCH USE ONLY" in text and "out-of-fold" in text
+
+
+@needs_poppler
+def test_report_for_a_new_patient_names_the_ensemble(run, outside, tmp_path):
+    _, path = run
+    cid = load_cohort(outside).case_ids()[0]
+    out = tmp_path / "new.pdf"
+    assert main(["report", str(path), str(outside), "--out", str(out), "--patient", cid, "--horizons", "6", "--no-progress"]) == 0
+    text = pdf_text(out)
+    assert f"Patient {cid}" in text and "ensemble" in text and "range across" in text

@@ -92,6 +92,21 @@ def test_a_patient_outside_the_splits_is_scored_by_the_ensemble(app, demo_root, 
     assert any("Spread across" in c.value for c in at.caption)
 
 
+def test_a_missing_modality_is_said_and_the_patient_still_scored(app, demo_root, tmp_path):
+    cohort, _ = tiny_demo(demo_root)
+    dst = tmp_path / "nogen"
+    shutil.copytree(cohort, dst)
+    labels = pd.read_csv(dst / "labels.csv")
+    labels.loc[0, [c for c in labels.columns if c.endswith(("_rnaseq", "_cnv"))]] = np.nan
+    labels.to_csv(dst / "labels.csv", index=False)
+    cid = str(labels.loc[0, "case_id"])
+    at = _ok(app("2_Patient.py", cohort_source=str(dst), case_id=cid).run())
+    assert at.session_state["case_id"] == cid
+    info = [i.value for i in at.info if "Missing modality" in i.value]
+    assert info and "genomics" in info[0] and "ablation table" in info[0], [i.value for i in at.info]
+    assert "did not train on this patient" in _headline(at) and _metric(at, "Risk group") in LEVELS
+
+
 def test_horizons_beyond_follow_up_are_a_message_and_the_page_keeps_working(app):
     at = _ok(app("2_Patient.py").run())
     at.text_input(key="clin_horizons").set_value("900").run()
