@@ -40,6 +40,7 @@ if __name__ == "__main__":  # a script run
         st.Page("app_pages/3_Transport_map.py", title="Transport map"),
         st.Page("app_pages/4_Ablations.py", title="Ablations"),
         st.Page("app_pages/5_Train_evaluate.py", title="Train / evaluate"),
+        st.Page("app_pages/6_Model_quality.py", title="Model quality"),
     ]
     st.navigation(PAGES).run()
 else:  # `streamlit run` imports this file to serve it

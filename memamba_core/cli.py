@@ -1,5 +1,5 @@
-"""The ``memamba`` command: demo cohort, feature extraction, training, evaluation, prediction, ablations, QuPath export,
-benchmarks, doctor.
+"""The ``memamba`` command: demo cohort, feature extraction, training, evaluation, calibration, prediction, reports,
+ablations, QuPath export, benchmarks, doctor.
 
 Every subcommand's ``--help`` describes its inputs, outputs and an example.
 Bad input (an :class:`~memamba_core.errors.InputError`) prints its message and
@@ -258,25 +258,64 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def _is_run_folder(path: Path) -> bool:
+    from .runs import FoldPaths, RunPaths
+
+    p = Path(path).expanduser().resolve()
+    return p.is_dir() and not FoldPaths(p).looks_like_checkpoint() and bool(RunPaths(p).fold_dirs())
+
+
+def _horizons(args):
+    return None if not getattr(args, "horizons", None) else [float(h) for h in args.horizons]
+
+
 def _cmd_predict(args) -> int:
     from .data import load_cohort
     from .outputs import check_output_file, checkpoint_reads, cohort_reads
     from .runs import write_predictions_csv
-    from .train.checkpoint import load_checkpoint
-    from .train.predict import predict_cohort
 
     if args.num_threads:
         import torch
 
         torch.set_num_threads(args.num_threads)
-    loaded = load_checkpoint(args.checkpoint, fold=args.fold)
+    run_mode = args.fold is None and _is_run_folder(args.checkpoint)
+    if not run_mode:
+        from .runs import locate_fold
+
+        locate_fold(args.checkpoint, args.fold)  # what is wrong with the checkpoint is said first
     cohort = load_cohort(args.cohort)
-    out = check_output_file(args.out, reads=[*cohort_reads(cohort), *checkpoint_reads(args.checkpoint, loaded.path)],
+    out = check_output_file(args.out, reads=[*cohort_reads(cohort), *checkpoint_reads(args.checkpoint)],
                             example="predictions.csv")
+    if run_mode:
+        from .runs import calibration_state
+        from .train.scoring import RunModels, clinical_table
+
+        cal, why = calibration_state(args.checkpoint)
+        if cal is not None:
+            models = RunModels.load(args.checkpoint)
+            df, skipped = clinical_table(models, cohort, cal.maps, horizons=_horizons(args))
+            write_predictions_csv(out, df)
+            n_oof = int((df["scored_by"] == "out-of-fold").sum())
+            print(f"{len(df)} patients of '{cohort.name}' scored by run '{models.name}': {n_oof} out-of-fold (the fold model "
+                  f"that did not train on them), {len(df) - n_oof} by the ensemble of the fold models that did not → {out}")
+            for line in skipped:
+                print(f"  left out {line}", file=sys.stderr)
+            if skipped:
+                print(f"memamba predict: {len(skipped)} patient(s) could not be scored and were left out (listed above); "
+                      f"fix their files and rerun.", file=sys.stderr)
+                return 1
+            return 0
+        print(f"memamba predict: note: {why} Predicting with one fold model instead (raw risks, no calibrated columns).",
+              file=sys.stderr)
+    from .train.checkpoint import load_checkpoint
+    from .train.predict import predict_cohort
+
+    loaded = load_checkpoint(args.checkpoint, fold=args.fold)
     df = predict_cohort(loaded, cohort)
+    skipped = getattr(df, "attrs", {}).get("skipped") or {}
+    df = _fold_clinical_columns(df, loaded, _horizons(args))
     write_predictions_csv(out, df)
     print(f"{len(df)} patients predicted with {loaded.path} → {out}")
-    skipped = getattr(df, "attrs", {}).get("skipped") or {}
     for case_id, why in skipped.items():
         print(f"  skipped {case_id}: {why}", file=sys.stderr)
     if skipped:
@@ -284,6 +323,93 @@ def _cmd_predict(args) -> int:
               f"fix their files and rerun.", file=sys.stderr)
         return 1
     return 0
+
+
+def _fold_clinical_columns(df, loaded, horizons):
+    """One fold model's predictions with its stored calibration's columns (when the run has one), else unchanged."""
+    import pandas as pd
+
+    from .runs import calibration_state
+    from .train.scoring import clinical_row
+    from .survival.clinical_terms import predict_one_model
+
+    run = Path(loaded.path).resolve().parent  # loaded.path: the fold folder, inside its run folder
+    cal, why = calibration_state(run)
+    if cal is None or loaded.fold not in cal.maps:
+        if cal is not None or "no stored calibration" not in why:
+            print(f"memamba predict: note: no calibrated columns — {why}", file=sys.stderr)
+        return df
+    m = cal.maps[loaded.fold]
+    rows = []
+    for cid, risk, trained in zip(df["case_id"], df["risk"], df["in_training"]):
+        pred = predict_one_model(m, float(risk), horizons=horizons, fold=loaded.fold,
+                                 scored_by=f"fold {loaded.fold} model" + (" (trained on this patient)" if trained else ""))
+        row = clinical_row(pred, "fold model, in training" if trained else "fold model, out-of-sample")
+        rows.append({k: v for k, v in row.items() if k not in ("risk", "risk_low", "risk_high")})
+    return pd.concat([df.reset_index(drop=True), pd.DataFrame(rows)], axis=1)
+
+
+def _cmd_calibrate(args) -> int:
+    from .data import load_cohort
+    from .runs import RunPaths
+    from .train.scoring import calibrate_and_store
+
+    maps = calibrate_and_store(args.run, load_cohort(args.cohort, cache_items=100_000))
+    for k, m in sorted(maps.items()):
+        print(f"fold {k}: slope β {m.fit.beta:.3f} on {m.sample_z.size} training patients scored out-of-fold "
+              f"({int(m.sample_events.sum())} events); horizons up to {m.horizon_limit:.1f} months")
+    paths = RunPaths(args.run)
+    print(f"written: {paths.calibration} and {paths.calibrated_oof}")
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from .data import load_cohort
+    from .report import write_cohort_report
+    from .runs import read_calibration
+    from .train.scoring import RunModels
+
+    cohort = load_cohort(args.cohort, cache_items=100_000)
+    from .outputs import check_output_file, checkpoint_reads, cohort_reads
+
+    out = check_output_file(args.out, reads=[*cohort_reads(cohort), *checkpoint_reads(args.run)], example="report.pdf")
+    cal = read_calibration(args.run)
+    if cal is None:
+        raise InputError(f"run '{Path(args.run).name}' has no stored calibration; run `memamba calibrate {args.run} {args.cohort}` first.")
+    models = RunModels.load(args.run)
+    ids = args.patient or None
+    if ids:
+        unknown = [c for c in ids if c not in set(cohort.case_ids())]
+        if unknown:
+            raise InputError(f"patient(s) {', '.join(unknown)} are not in cohort '{cohort.name}'; give case ids of its labels table.")
+    bar = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(ids or cohort.case_ids()), desc="report", unit="patient", file=sys.stderr)
+
+    def progress(i, n, cid):
+        if bar is not None:
+            bar.update(1)
+
+    if args.num_threads:
+        import torch
+
+        torch.set_num_threads(args.num_threads)
+    horizons = _horizons(args)
+    if horizons is None:
+        from .survival.clinical_terms import automatic_horizons
+
+        horizons = automatic_horizons(min(m.horizon_limit for m in cal.maps.values()))
+    try:
+        path, skipped = write_cohort_report(models, cohort, cal.maps, out, case_ids=ids, horizons=horizons, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    for line in skipped:
+        print(f"  left out {line}", file=sys.stderr)
+    print(f"report: {path} ({len(ids or cohort.case_ids()) - len(skipped)} page(s))")
+    return 0 if not skipped or ids is None else 1
 
 
 def _cmd_ablate(args) -> int:
@@ -368,7 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="memamba",
         description="ME-Mamba multimodal survival analysis (whole-slide images + genomics): "
-        "build the demo cohort, extract patch features, cross-validate, evaluate, predict, ablate, benchmark.",
+        "build the demo cohort, extract patch features, cross-validate, evaluate, calibrate, predict, report, ablate, benchmark.",
         epilog="Run `memamba <command> --help` for a command's inputs, outputs and examples.",
         formatter_class=raw,
     )
@@ -429,20 +555,69 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, help="also write the result to this JSON file")
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("predict", help="apply a checkpoint to a cohort → CSV of risks and survival curves", formatter_class=raw,
-                       description="Predict every patient of COHORT with a trained checkpoint (a fold folder, or a run folder "
-                       "with --fold). The cohort must have the checkpoint's feature width and gene groups.",
-                       epilog="outputs: CSV with case_id, risk (higher = earlier event), S_1..S_K (survival past each bin), "
-                       "survival_months, censorship, event, in_training.\n\n"
-                       "examples:\n  memamba predict runs/demo/fold_0 ~/.cache/memamba/demo-full --out preds.csv\n"
+    p = sub.add_parser("predict", help="apply a run (or one checkpoint) to a cohort → CSV of calibrated survival", formatter_class=raw,
+                       description="Predict every patient of COHORT. Given a run folder with its calibration (written by "
+                       "`memamba train`, or `memamba calibrate`): each patient of the run's cohort is scored by the fold model "
+                       "that did not train on them (out-of-fold), anyone else by the ensemble of the fold models that did not "
+                       "(their spread reported), and the risk is turned into calibrated survival probabilities. Given a fold "
+                       "folder, or --fold: that one model (its calibrated columns when the run has a calibration). "
+                       "The cohort must have the checkpoint's feature width and gene groups.",
+                       epilog="outputs (run folder): CSV with case_id, scored_by (out-of-fold | ensemble), folds, risk (raw model "
+                       "units; an ensemble's mean) with risk_low/risk_high (range across the fold models), risk_group (low | "
+                       "intermediate | high, cut-offs fixed on training patients), percentile (among training patients), "
+                       "surv_<h>m with _low/_high (survival probability at each horizon h months with its interval), "
+                       "median_months with median_low/median_high (blank: not reached), follow_up_months, interval (which "
+                       "kind), survival_months, censorship.\n"
+                       "outputs (one fold): case_id, risk, S_1..S_K (the model's own step curve), survival_months, "
+                       "censorship, event, in_training, and the calibrated columns above when the run has a calibration.\n\n"
+                       "examples:\n  memamba predict runs/demo ~/.cache/memamba/demo-full --out preds.csv\n"
+                       "  memamba predict runs/demo /data/other_cohort --out preds.csv --horizons 12 24\n"
+                       "  memamba predict runs/demo/fold_0 ~/.cache/memamba/demo-full --out preds.csv\n"
                        "  memamba predict runs/demo /data/other_cohort --fold 2 --out preds.csv")
-    p.add_argument("checkpoint", type=Path, help=f"fold folder (fold_<k>/), run folder, or a fold's {files['weights']}")
+    p.add_argument("checkpoint", type=Path, help=f"run folder, fold folder (fold_<k>/), or a fold's {files['weights']}")
     p.add_argument("cohort", type=Path, help="cohort folder or cohort.toml")
-    p.add_argument("--out", type=Path, required=True, help="CSV file to write")
-    p.add_argument("--fold", type=int, help="fold of a run folder (default: its first finished fold)")
+    p.add_argument("--out", type=Path, required=True, help="CSV file to write (not inside the cohort or the run)")
+    p.add_argument("--fold", type=int, help="one fold of a run folder instead of who-scores-whom")
+    p.add_argument("--horizons", type=float, nargs="+", metavar="MONTHS", help="survival horizons in months (default 12 36 60 "
+                   "where at least two lie inside the follow-up the calibration supports, else yearly ones inside it; "
+                   "one beyond it is an error)")
     p.add_argument("--num-threads", type=int, default=0, help="torch CPU threads (0 = torch's default; 1 is fastest on a "
                    "busy machine, where extra threads wait for one another)")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("calibrate", help="fit and store a run's calibration (risk → survival probabilities)", formatter_class=raw,
+                       description="Fit each fold model's calibration map on training patients of that fold only (the other "
+                       "folds' out-of-fold predictions: each scored by a model that did not train on them; docs/calibration.md) "
+                       "and store it with the run, with the out-of-fold patients' calibrated monthly survival. "
+                       "`memamba train` does this after its last fold; use this command for an older run or after "
+                       "retraining a fold.",
+                       epilog=f"inputs:  RUN — a finished run folder; COHORT — the cohort it was trained on.\n"
+                       f"outputs: RUN/{files['calibration']} (the maps) and RUN/{files['calibrated_oof']} "
+                       "(case_id, fold, risk, percentile, risk_group, surv_0m … surv_<M>m).\n\n"
+                       "examples:\n  memamba calibrate runs/demo ~/.cache/memamba/demo-full")
+    p.add_argument("run", type=Path, help="run folder")
+    p.add_argument("cohort", type=Path, help="the cohort folder (or cohort.toml) the run was trained on")
+    p.set_defaults(func=_cmd_calibrate)
+
+    p = sub.add_parser("report", help="PDF report, one page per patient (a cohort or --patient)", formatter_class=raw,
+                       description="Write a PDF with one page per patient: who scored them (out-of-fold or ensemble), "
+                       "calibrated survival with its band against the cohort's Kaplan–Meier curve, survival at the horizons "
+                       "and the median with their intervals, risk group and percentile, the slide with the attention overlay "
+                       "and top patches, the leading gene groups and genes, the run and model, \"research use only\". "
+                       "Patients that cannot be scored are listed on stderr.",
+                       epilog="inputs:  RUN — a run folder with its calibration (`memamba calibrate`); COHORT.\n"
+                       "outputs: --out PDF (never inside the cohort or the run folder).\n\n"
+                       "examples:\n  memamba report runs/demo ~/.cache/memamba/demo-full --out report.pdf\n"
+                       "  memamba report runs/demo ~/.cache/memamba/demo-full --out p7.pdf --patient DEMO-0007")
+    p.add_argument("run", type=Path, help="run folder")
+    p.add_argument("cohort", type=Path, help="cohort folder or cohort.toml")
+    p.add_argument("--out", type=Path, required=True, help="PDF file to write")
+    p.add_argument("--patient", nargs="+", metavar="ID", help="only these patients (default: the whole cohort)")
+    p.add_argument("--horizons", type=float, nargs="+", metavar="MONTHS", help="survival horizons in months (default 12 36 60 "
+                   "where at least two lie inside the follow-up the calibration supports, else yearly ones inside it)")
+    p.add_argument("--num-threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("ablate", help=f"the ablation grid of the model config under the same CV → {files['ablations']}", formatter_class=raw,
                        description="Cross-validate the full model and each variant with one switch off (each scan branch, optimal "

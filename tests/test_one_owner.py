@@ -21,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 RUN_FILE_NAMES = ("oof_predictions.csv", "summary.json", "ablations.csv", "progress.jsonl", "meta.json", "model.safetensors",
-                  "selection.json", "demo_spec.json", "acceptance.json")
+                  "selection.json", "demo_spec.json", "acceptance.json", "calibration.json", "calibrated_oof.csv")
 RUN_OWNER = ("memamba_core/runs/",)
 RUN_OWNER_TESTS = ("tests/test_runs_", "tests/test_one_owner.py")
 

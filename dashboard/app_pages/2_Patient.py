@@ -1,4 +1,4 @@
-"""Patient: risk and percentile, predicted survival, attention heatmap, patches, genomics, report."""
+"""Patient: who scored them, calibrated survival with intervals, risk group, genomics, slide and attention, PDF report."""
 
 from functools import partial
 
@@ -7,14 +7,14 @@ import streamlit as st
 import _cache
 import _state
 import _widgets
-from memamba_core.app import percentile_of, survival_matrix
+from memamba_core.app import calibration_stamp, parse_horizons, run_dir_of, survival_matrix
 from memamba_core.app.text import md, md_join
 from memamba_core.errors import InputError
-from memamba_core.slides import attention_keys, slide_patches, to_numpy
+from memamba_core.slides import attention_keys, to_numpy
 from memamba_core.train.predict import skipped_note
-from memamba_core.viz import (COLORMAPS, PatientReport, contributions_figure, expert_weights_figure, heatmap_figure,
-                              read_patch, read_patches, report_html, selected_patch, survival_curve_figure,
-                              thumbnail_scale, top_k)
+from memamba_core.viz import (COLORMAPS, contributions_figure, expert_weights_figure, heatmap_figure, read_patch, read_patches,
+                              selected_patch, survival_curve_figure, thumbnail_scale, top_k)
+from memamba_core.viz.prediction import prediction_figure
 
 st.title("Patient")
 ctx = _state.require(complete=True)
@@ -27,36 +27,99 @@ try:
 except InputError as err:
     _state.show_error(err)
     st.stop()
-row = preds.loc[case_id]
-pct = percentile_of(row["risk"], preds["risk"])
 p = ctx.cohort.patient(case_id)
 st.caption(f"Patient {md(case_id)} · " + md_join(f"{k} {v}" for k, v in p.clinical.items() if v is not None))
 
-m = st.columns(4)
-m[0].metric("Predicted risk", f"{row['risk']:.3f}", help="−Σ survival over the time bins; higher = earlier event")
-m[1].metric("Percentile in cohort", f"{pct:.0f}th", help=f"among the {len(preds)} patients the model scored")
-m[2].metric("Observed", f"{p.survival_months:.1f} mo, {'event' if p.event else 'censored'}")
-m[3].metric("Used to train this model", "yes" if row["in_training"] else "no")
+cohort_path, cohort_stamp = _state.cohort_path(), _state.selection().cohort_stamp
+run_dir = str(run_dir_of(_state.model_path()))
+cal_stamp = calibration_stamp(run_dir)
+maps, no_cal = _cache.calibration(run_dir, cal_stamp)
+clin = None
+if maps is None:
+    st.warning(f"No calibrated survival probabilities: {no_cal}", icon="⚠️")
+    if st.button("Calibrate this run now (fits each fold's map on its training patients; about a minute)", key="calibrate_run"):
+        from memamba_core.train.scoring import calibrate_and_store
 
-left, right = st.columns([3, 2])
-t_end = float(preds["survival_months"].max())
-with left:
+        try:
+            with st.spinner("Calibrating the run's fold models…"):
+                calibrate_and_store(run_dir, ctx.cohort)
+        except InputError as err:
+            _state.show_error(err)
+        else:
+            st.rerun()
+else:
+    text = st.text_input("Horizons (months)", "", key="clin_horizons",
+                         placeholder="automatic (1, 3, 5 years, or yearly inside the follow-up); e.g. 6, 12, 24", help="Survival horizons in months, separated by commas; empty: 1, 3 and 5 years where the "
+                         "calibration's follow-up allows, else yearly horizons inside it.")
+    try:
+        horizons = parse_horizons(text)
+        clin = _cache.patient_clinical(cohort_path, cohort_stamp, run_dir, cal_stamp, case_id, horizons)
+    except InputError as err:
+        _state.show_error(err)
+        if text.strip():
+            st.info("Showing the automatic horizons instead.")
+            try:
+                clin = _cache.patient_clinical(cohort_path, cohort_stamp, run_dir, cal_stamp, case_id, None)
+            except InputError as err2:
+                _state.show_error(err2)
+
+if clin is not None:
+    pred = clin.prediction
+    st.markdown(f"**{clin.headline}.**")
+    first_h = min(pred.horizons)
+    iv = pred.horizons[first_h]
+    m = st.columns(4)
+    m[0].metric("Risk group", pred.risk_group, help="Low / intermediate / high: the patient's percentile among the training "
+                "patients' honest scores, cut at the fixed tertiles 33⅓ and 66⅔ — never at the patients on screen.")
+    m[1].metric("Percentile", f"{pred.percentile:.0f}th", help="Among the calibration patients (training patients of the "
+                "scoring fold, each scored by a model that did not train on them); higher = higher risk.")
+    m[2].metric(f"Survival at {first_h:g} months", f"{100 * iv.value:.0f} %",
+                help=f"Interval {100 * iv.low:.0f}–{100 * iv.high:.0f} %: {pred.interval_kind}.")
+    m[3].metric("Median survival", clin.median_short(), help=f"Median with its interval: {clin.median_text()}.")
+    if clin.missing:
+        st.info(f"Missing modality: {', '.join(clin.missing)}. The same model scored the patient from what is present. "
+                + (clin.missing_note or "The run has no ablation table to say how much accuracy that costs."))
+    left, right = st.columns([3, 2])
+    with left:
+        st.plotly_chart(prediction_figure(pred, _cache.cohort_km(cohort_path, cohort_stamp),
+                                          title="Calibrated survival (monthly) against the cohort's Kaplan–Meier curve"),
+                        key="clin_plot")
+    with right:
+        st.dataframe(clin.horizon_rows(), hide_index=True, key="horizons_table")
+        st.caption(f"Median survival: {clin.median_text()}. Intervals and band: {pred.interval_kind}. "
+                   f"Horizons up to {pred.follow_up:.0f} months, the follow-up the calibration supports"
+                   + (f" ({', '.join(f'{h:g}' for h in pred.skipped_horizons)} months lie beyond it)." if pred.skipped_horizons else ".")
+                   + f" Calibration: Cox/Breslow on the model's scale-free score, fitted on {clin.calibration}.")
+        st.caption(f"Observed: {clin.observed[0]:.1f} months, {'event' if clin.observed[1] else 'censored'}.")
+
+with st.expander("Details: raw model risk and the model's own step curve"):
+    st.caption("Raw risk = −Σ S_k in model units (higher = earlier event): comparable within one fold model only, "
+               "not a probability.")
+    if clin is not None:
+        st.dataframe(clin.risk_rows(), hide_index=True, key="risk_table")
+        if clin.n_models > 1:
+            st.caption(f"Spread across the {clin.n_models} fold models: raw risk {clin.spread[0]:.3f} to {clin.spread[1]:.3f}.")
+    else:
+        st.metric("Raw risk (chosen checkpoint)", f"{preds.loc[case_id, 'risk']:.3f}")
+    t_end = float(preds["survival_months"].max())
     st.plotly_chart(survival_curve_figure(ctx.loaded.cuts, to_numpy(out.survival), survival_matrix(preds), t_end),
                     key="surv_plot")
-with right:
-    if out.expert_weights:
-        st.plotly_chart(expert_weights_figure(out.expert_weights), key="expert_plot")
-    gkeys = attention_keys(out.attention, "genomics/")
-    contributions = {}
-    if gkeys and ctx.loaded.groups is not None:
-        gk = st.selectbox("Genomic attention", gkeys, key="gen_key")
-        a = to_numpy(out.attention[gk])
-        share = a / a.sum() if a.sum() > 0 else a
-        contributions = dict(zip(ctx.loaded.groups.names, share.tolist()))
-        st.plotly_chart(contributions_figure(ctx.loaded.groups.names, share, value_label="share of attention"),
-                        key="contrib_plot")
-    elif not gkeys:
-        st.info("No genomic attention: this model or patient has no genomics.")
+
+if out.expert_weights or attention_keys(out.attention, "genomics/"):
+    left, right = st.columns(2)
+    with left:
+        if out.expert_weights:
+            st.plotly_chart(expert_weights_figure(out.expert_weights), key="expert_plot")
+    with right:
+        gkeys = attention_keys(out.attention, "genomics/")
+        if gkeys and ctx.loaded.groups is not None:
+            gk = st.selectbox("Genomic attention", gkeys, key="gen_key")
+            a = to_numpy(out.attention[gk])
+            share = a / a.sum() if a.sum() > 0 else a
+            st.plotly_chart(contributions_figure(ctx.loaded.groups.names, share, value_label="share of attention"),
+                            key="contrib_plot")
+else:
+    st.info("No genomic attention: this model or patient has no genomics.")
 
 # -- Slide and attention: the deep-zoom workspace (memamba_core.viewer), QuPath exchange, the static heatmap -------
 from components.slide_viewer import slide_viewer, tile_server, viewer_layer  # noqa: E402 (this section's own)
@@ -178,11 +241,12 @@ if sp is not None:
     for n, (im, cap) in enumerate(gallery):
         cols[n % len(cols)].image(im, caption=cap, width="stretch")
 
-clinical = {k: v for k, v in p.clinical.items() if v is not None}
-report = PatientReport(case_id=case_id, cohort=ctx.cohort.name, model=str(ctx.loaded.path), risk=float(row["risk"]),
-                       percentile=pct, survival=to_numpy(out.survival), cuts=ctx.loaded.cuts,
-                       cohort_mean_survival=survival_matrix(preds).mean(0), clinical=clinical,
-                       expert_weights=dict(out.expert_weights), contributions=contributions, heatmap=heat_img,
-                       heatmap_caption=heat_caption, patches=gallery, notes=notes)
-st.download_button("Download one-page report (HTML, print to PDF)", partial(report_html, report),
-                   f"report_{case_id}.html", "text/html", key="dl_report")
+st.subheader("Report")
+if maps is None or clin is None:
+    st.caption("The PDF report needs the run's calibration and a patient the run can score (see above).")
+else:
+    st.download_button("Download the patient report (PDF, one page, research use only)",
+                       partial(_cache.patient_pdf, cohort_path, cohort_stamp, run_dir, cal_stamp, case_id),
+                       f"report_{case_id}.pdf", "application/pdf", key="dl_report",
+                       help="Written when you click (a few seconds): identification, calibrated survival with its band, "
+                       "horizons, risk group, the slide with attention, top patches, leading gene groups and genes, run and model.")

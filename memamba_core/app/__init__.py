@@ -10,6 +10,7 @@ scikit-survival are imported inside the functions that need them):
 ``patient``    one patient's prediction as light arrays (what a page caches)
 ``runs``       progress of a run from its records; the ``memamba train`` arguments
 ``jobs``       background training jobs started from the dashboard
+``clinical``   the Patient page's calibrated prediction (who scores whom) and the Model-quality page's views
 """
 
 from .._lazy import lazy_getattr
@@ -22,6 +23,8 @@ _LAZY = {
                "with_clinical"),
     "patient": ("BagLayout", "PatientResult", "patient_result", "predict_patient_result"),
     "runs": ("run_progress", "train_args"),
+    "clinical": ("PatientClinical", "QualityViews", "calibration_stamp", "cohort_km", "missing_modalities", "model_quality",
+                 "page_horizons", "parse_horizons", "patient_clinical", "patient_report_pdf", "run_calibration"),
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 

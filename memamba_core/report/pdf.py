@@ -119,6 +119,12 @@ def _image(ax, img: Image.Image | None, caption: str, missing: str) -> None:
     ax.set_title(_t(caption), fontsize=7.5)
 
 
+def _short(name: object, n: int = 24) -> str:
+    """A bar label that fits the page's margin: long names cut with an ellipsis (the full name stays in the app)."""
+    text = str(name)
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
 def _bars(ax, names, values, title: str) -> None:
     if not names:
         ax.axis("off")
@@ -127,7 +133,7 @@ def _bars(ax, names, values, title: str) -> None:
     v = np.asarray(values, dtype=float)
     y = np.arange(len(names))[::-1]
     ax.barh(y, v, color=[_RED if x > 0 else _BLUE for x in v])
-    ax.set_yticks(y, [_t(n) for n in names], fontsize=7)
+    ax.set_yticks(y, [_t(_short(n)) for n in names], fontsize=7)
     ax.axvline(0, color="#999", lw=0.8)
     ax.set_title(title, fontsize=8.5)
     ax.tick_params(axis="x", labelsize=7)

@@ -4,6 +4,7 @@ What a run folder holds is listed in :mod:`.layout` (the only module that spells
 the file names); :mod:`.records` types the JSON records (run record, fold meta,
 nested selection), :mod:`.predictions` the prediction tables and their ``S_k``
 survival columns, :mod:`.ablations` the ablation table and where it lives,
+:mod:`.calibration` the run's calibration maps and calibrated out-of-fold table,
 :mod:`.read` the readers, :mod:`.folder` the writer (:class:`RunFolder`: lock,
 resume, progress log, rebuild of the run outputs), :mod:`.weights` the fold
 weights (safetensors).
@@ -20,6 +21,8 @@ Example::
 """
 
 from .._lazy import lazy_getattr
+from .calibration import (RunCalibration, calibration_state, read_calibrated_oof, read_calibration, write_calibrated_oof,
+                          write_calibration)
 from .ablations import ablation_row, ablation_table, read_ablation_table, write_ablation_table
 from .folder import RunFolder, write_acceptance, write_demo_spec, write_fold_meta
 from .layout import FoldPaths, RunPaths, file_names, fold_number
@@ -38,11 +41,13 @@ __all__ = [
     "Predictions",
     "RUN_FORMAT",
     "RunFolder",
+    "RunCalibration",
     "RunPaths",
     "RunRecord",
     "Selection",
     "ablation_row",
     "ablation_table",
+    "calibration_state",
     "file_names",
     "finished_folds",
     "fold_done",
@@ -52,6 +57,8 @@ __all__ = [
     "parse_predictions",
     "prediction_frame",
     "read_ablation_table",
+    "read_calibrated_oof",
+    "read_calibration",
     "read_acceptance",
     "read_demo_spec",
     "read_fold_meta",
@@ -68,6 +75,8 @@ __all__ = [
     "survival_columns",
     "write_ablation_table",
     "write_acceptance",
+    "write_calibrated_oof",
+    "write_calibration",
     "write_demo_spec",
     "write_fold_meta",
     "write_predictions_csv",

@@ -9,6 +9,10 @@ Run folder (``memamba train``; ``memamba_core.train.cv``)::
     <run>/fold_<k>/meta.json         written last: the fold is finished when it parses and names k
     <run>/oof_predictions.csv        every finished fold's predictions (rebuilt after each fold)
     <run>/summary.json               per-fold and mean/std metrics (rebuilt after each fold)
+    <run>/calibration.json           each fold model's calibration map (risk → survival function, fitted on
+                                     training patients of the fold only), written once every fold is finished
+                                     (``memamba train``) or by ``memamba calibrate``; :mod:`.calibration`
+    <run>/calibrated_oof.csv         the out-of-fold patients' calibrated monthly survival (written with it)
     <run>/ablations.csv              only in a shipped run (the demo asset's place for it): the ablation
                                      table of the ablation run whose ``full`` variant has this run's recipe
     <run>/demo_spec.json             demo runs only: the demo generator spec the run was trained on
@@ -38,6 +42,8 @@ _CONFIG = "config.json"
 _PROGRESS = "progress.jsonl"
 _OOF = "oof_predictions.csv"
 _SUMMARY = "summary.json"
+_CALIBRATION = "calibration.json"
+_CALIBRATED_OOF = "calibrated_oof.csv"
 _ABLATIONS = "ablations.csv"
 _ACCEPTANCE = "acceptance.json"
 _DEMO_SPEC = "demo_spec.json"
@@ -51,12 +57,13 @@ REPLACED_PREFIX = "replaced-"
 WEIGHTS_SUFFIX = ".safetensors"
 
 # the run-level outputs a ``--force`` restart moves aside (with every fold folder)
-RUN_OUTPUTS = (_CONFIG, _PROGRESS, _OOF, _SUMMARY, _ABLATIONS, _DEMO_SPEC)
+RUN_OUTPUTS = (_CONFIG, _PROGRESS, _OOF, _SUMMARY, _CALIBRATION, _CALIBRATED_OOF, _ABLATIONS, _DEMO_SPEC)
 
 
 def file_names() -> dict[str, str]:
     """Each file's name by role, for help texts and messages (fold files are inside ``fold_<k>/``)."""
-    return {"config": _CONFIG, "progress": _PROGRESS, "oof": _OOF, "summary": _SUMMARY, "ablations": _ABLATIONS,
+    return {"config": _CONFIG, "progress": _PROGRESS, "oof": _OOF, "summary": _SUMMARY, "calibration": _CALIBRATION,
+            "calibrated_oof": _CALIBRATED_OOF, "ablations": _ABLATIONS,
             "acceptance": _ACCEPTANCE, "demo_spec": _DEMO_SPEC, "weights": _WEIGHTS, "meta": _META,
             "predictions": _FOLD_PREDICTIONS, "selection": _SELECTION}
 
@@ -125,6 +132,14 @@ class RunPaths:
     @property
     def summary(self) -> Path:
         return self.root / _SUMMARY
+
+    @property
+    def calibration(self) -> Path:
+        return self.root / _CALIBRATION
+
+    @property
+    def calibrated_oof(self) -> Path:
+        return self.root / _CALIBRATED_OOF
 
     @property
     def ablations(self) -> Path:

@@ -40,6 +40,7 @@ __all__ = [
     "Interval",
     "ClinicalPrediction",
     "resolve_horizons",
+    "automatic_horizons",
     "risk_group",
     "predict_one_model",
     "predict_ensemble",
@@ -133,6 +134,27 @@ def resolve_horizons(horizons, follow_up: float) -> tuple[tuple[float, ...], tup
                          f"calibration supports ({follow_up:.1f} months: the last time with enough training patients still "
                          "at risk); choose horizons inside it.")
     return tuple(float(x) for x in np.unique(h)), ()
+
+
+def automatic_horizons(follow_up: float) -> tuple[float, ...]:
+    """The horizons reported when none are asked for, for a calibration supporting ``follow_up`` months.
+
+    1, 3 and 5 years where at least two of them lie inside it; else the yearly
+    horizons inside it (12, 24, 36 at most); with one year only, 6 and 12 months;
+    under a year, a third and two thirds of the follow-up in whole months.
+    """
+    inside = [h for h in DEFAULT_HORIZONS if h <= follow_up]
+    if len(inside) >= 2:
+        return tuple(inside)
+    yearly = [12.0 * y for y in range(1, int(follow_up // 12) + 1)]
+    if len(yearly) >= 2:
+        return tuple(yearly[:3])
+    if yearly:
+        return (6.0, 12.0)
+    short = sorted({max(1.0, float(np.floor(follow_up * f))) for f in (1 / 3, 2 / 3)})
+    if follow_up < 1.0:
+        raise InputError(f"the calibration supports only {follow_up:.1f} months of follow-up: too short for any horizon.")
+    return tuple(short)
 
 
 def risk_group(percentile: float) -> str:

@@ -5,8 +5,11 @@ place the K time bins (quartiles of uncensored training times), build the
 model (seeded), train (:mod:`memamba_core.train.loop`), predict the validation
 patients, and write the fold's folder (weights, predictions, meta record — meta
 last). After each fold the out-of-fold table and the summary are rebuilt from the
-finished folds. Finished folds are skipped on a rerun (resume). The run folder's
-files and their formats belong to :mod:`memamba_core.runs`.
+finished folds. Finished folds are skipped on a rerun (resume). Once every fold
+is finished, each fold model's calibration map is fitted on training patients of
+that fold and stored with the run (:func:`.scoring.calibrate_and_store`;
+docs/calibration.md). The run folder's files and their formats belong to
+:mod:`memamba_core.runs`.
 
 Folds: the cohort's split files (``folds="auto"`` or ``"splits"``) or
 ``cohort.make_folds(n_folds, seed)`` (``"generated"``, or auto without split files).
@@ -281,6 +284,8 @@ def _train_cv(cohort, cfg, out, force, d, progress, on_record, only_folds, paral
                 summary = _train_one_fold(job, k, d, log, progress)
         if d.is_main and summary is None:
             summary = job.rebuild()
+        if d.is_main and (job.todo or not job.run.paths.calibration.is_file()) and len(job.run.finished_folds()) == len(job.folds):
+            log(_calibrate(job.run.path, cohort))
         log({"event": "run_end", "finished": job.run.finished_folds() if d.is_main else None})
         d.barrier()
         return summary if d.is_main else {}
@@ -330,6 +335,22 @@ def train_cells(jobs: list[CvJob], d: Dist, *, progress: bool = True, on_record:
         torch.set_num_threads(threads)
         if bar is not None:
             bar.close()
+
+
+def _calibrate(run_dir: Path, cohort: Cohort) -> dict:
+    """Every fold finished: fit and store the run's calibration (:func:`.scoring.calibrate_and_store`).
+
+    Returns the progress record. A cohort too small to calibrate is not a training
+    failure: the record says why, and the pages and ``memamba predict`` say the run has no calibration.
+    """
+    from .scoring import calibrate_and_store
+
+    try:
+        maps = calibrate_and_store(run_dir, cohort)
+    except (InputError, ValueError, np.linalg.LinAlgError) as err:  # a degenerate sample: the run is still complete
+        return {"event": "calibration", "ok": False, "error": str(err)}
+    return {"event": "calibration", "ok": True, "folds": sorted(maps),
+            "horizon_limit": {str(k): round(m.horizon_limit, 2) for k, m in maps.items()}}
 
 
 @dataclasses.dataclass

@@ -12,12 +12,14 @@ Rule (:meth:`RunModels.who_scores`), by case id, whatever cohort the patient com
 File access to a run folder is one function, :func:`open_fold` (today's
 :func:`~memamba_core.train.checkpoint.load_checkpoint`); the run-folder owner
 replaces it there. Calibration maps come from :func:`calibrate_run` (the other
-folds' out-of-fold predictions) until the trainer stores them per fold.
+folds' out-of-fold predictions); :func:`calibrate_and_store` fits them once and
+stores them with the run (``memamba train`` after the last fold, ``memamba
+calibrate`` for an existing run), :func:`stored_maps` reads them back.
 
 Example::
 
     models = RunModels.load("runs/demo")
-    maps = calibrate_run(models, cohort)
+    maps = stored_maps(models.run)             # or calibrate_run(models, cohort)
     score = score_patient(models, cohort, "DEMO-0007")
     pred = clinical_prediction(score, maps)     # pred.horizons, pred.risk_group, pred.scored_by
 """
@@ -33,9 +35,11 @@ import pandas as pd
 from ..data import Bag, Cohort
 from ..errors import InputError
 from ..models import SurvivalOutput
-from ..runs import finished_folds
+from ..runs import finished_folds, read_calibration, read_oof, write_calibrated_oof, write_calibration
+from ..runs.calibration import monthly_columns
 from ..survival.calibration import MIN_AT_RISK, CalibrationMap, fit_cross_fold
-from ..survival.clinical_terms import ClinicalPrediction, predict_ensemble, predict_one_model
+from ..survival.clinical_terms import (ClinicalPrediction, automatic_horizons, predict_ensemble, predict_one_model,
+                                      resolve_horizons, risk_group)
 from .checkpoint import LoadedModel, load_checkpoint
 from .predict import predict_cohort, predict_patient
 
@@ -50,7 +54,16 @@ __all__ = [
     "run_oof",
     "calibrate_run",
     "clinical_prediction",
+    "calibration_min_at_risk",
+    "calibrated_oof_frame",
+    "calibrate_and_store",
+    "stored_maps",
+    "CROSS_FOLD_SOURCE",
+    "clinical_row",
+    "clinical_table",
 ]
+
+CROSS_FOLD_SOURCE = "the other folds' out-of-fold predictions"
 
 OUT_OF_FOLD = "out-of-fold"
 ENSEMBLE = "ensemble"
@@ -185,3 +198,119 @@ def clinical_prediction(score: PatientScore, maps: dict[int, CalibrationMap], *,
                                  n_boot=n_boot, seed=seed)
     return predict_ensemble({k: maps[k] for k in score.folds if k in maps}, score.risks, horizons=horizons,
                             scored_by=score.describe())
+
+
+def calibration_min_at_risk(oof_fold) -> int:
+    """Patients still at risk a horizon needs, for a run whose folds are ``oof_fold`` (P,).
+
+    :data:`~memamba_core.survival.calibration.MIN_AT_RISK` (10) when every fold's
+    calibration sample (the other folds' patients) has at least 3 × 10 patients;
+    a third of the smallest sample (at least 3) for a small cohort, where 10 at
+    risk would leave no horizon at all. The value used is stored with the maps.
+    """
+    f = np.asarray(oof_fold).reshape(-1).astype(int)
+    smallest = min(int((f != k).sum()) for k in set(f.tolist()))
+    return MIN_AT_RISK if smallest >= 3 * MIN_AT_RISK else max(3, smallest // 3)
+
+
+def calibrated_oof_frame(oof: pd.DataFrame, maps: dict[int, CalibrationMap]) -> pd.DataFrame:
+    """Each out-of-fold patient's calibrated monthly survival through their own fold's map, percentile and risk group.
+
+    Columns: ``case_id, fold, risk, survival_months, censorship, percentile, risk_group, surv_0m … surv_<M>m``
+    (M: the longest supported follow-up among the maps; NaN beyond the patient's fold map's ``horizon_limit``).
+    """
+    months = np.arange(0.0, np.floor(max(m.horizon_limit for m in maps.values())) + 1.0)
+    cols = monthly_columns(months.size)
+    rows = []
+    for k in sorted(set(oof["fold"].astype(int).tolist())):
+        part = oof[oof["fold"].astype(int) == k]
+        m = maps[k]
+        risk = part["risk"].to_numpy(float)
+        surv = m.survival(risk, months)
+        surv[:, months > m.horizon_limit] = np.nan
+        pct = m.percentile(risk)
+        df = part[["case_id", "fold", "risk", "survival_months", "censorship"]].reset_index(drop=True)
+        df["percentile"] = pct
+        df["risk_group"] = [risk_group(p) for p in pct]
+        rows.append(pd.concat([df, pd.DataFrame(surv, columns=cols)], axis=1))
+    return pd.concat(rows, ignore_index=True)
+
+
+def calibrate_and_store(run: str | Path, cohort: Cohort, *, min_at_risk: int | None = None,
+                        models: RunModels | None = None) -> dict[int, CalibrationMap]:
+    """Fit every fold's calibration map and store it with the run (with the calibrated out-of-fold table).
+
+    The maps come from the run's stored out-of-fold predictions (:func:`calibrate_run`:
+    fold k's map on the other folds' validation patients — all training patients of
+    fold k, each scored by a model that did not train on them); each fold model's
+    reference risks are recomputed on its own training patients of ``cohort``.
+
+    Raises:
+        InputError: an unfinished fold, a cohort without the run's training patients, or too small a sample.
+    """
+    models = models or RunModels.load(run)
+    record = read_oof(models.run)
+    if record is None:
+        raise InputError(f"{models.run}: has no out-of-fold predictions; train the run first (`memamba train`).")
+    oof = record.frame
+    missing = sorted(set(models.folds) - set(oof["fold"].astype(int).tolist()))
+    if missing or len(models.folds) < 2:
+        raise InputError(f"{models.run}: calibration needs every fold finished (≥ 2); fold(s) {missing or 'other than one'} "
+                         "missing — finish the run with `memamba train` first.")
+    n_at_risk = calibration_min_at_risk(oof["fold"]) if min_at_risk is None else int(min_at_risk)
+    maps = calibrate_run(models, cohort, oof, min_at_risk=n_at_risk)
+    write_calibrated_oof(models.run, calibrated_oof_frame(oof, maps))
+    write_calibration(models.run, maps, source=CROSS_FOLD_SOURCE, min_at_risk=n_at_risk)
+    return maps
+
+
+def stored_maps(run: str | Path) -> dict[int, CalibrationMap] | None:
+    """The run's stored calibration maps (fold → map), or None when the run has none; InputError when damaged or stale."""
+    cal = read_calibration(run)
+    return None if cal is None else cal.maps
+
+
+def clinical_row(pred: ClinicalPrediction, mode: str) -> dict:
+    """One patient's prediction as flat table columns (``memamba predict``): who scored them, the raw risk and its
+    spread, risk group, percentile, survival at each horizon with its interval, the median with its interval."""
+    r = list(pred.risks.values())
+    row = {"scored_by": mode, "folds": " ".join(str(k) for k in pred.folds), "risk": float(np.mean(r)),
+           "risk_low": float(min(r)), "risk_high": float(max(r)), "risk_group": pred.risk_group,
+           "percentile": round(pred.percentile, 2)}
+    for h, iv in sorted(pred.horizons.items()):
+        row.update({f"surv_{h:g}m": iv.value, f"surv_{h:g}m_low": iv.low, f"surv_{h:g}m_high": iv.high})
+    med = pred.median
+    row.update({"median_months": None if med is None else med.value, "median_low": None if med is None else med.low,
+                "median_high": None if med is None else med.high, "follow_up_months": pred.follow_up,
+                "interval": pred.interval_kind})
+    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in row.items()}
+
+
+def clinical_table(models: RunModels, cohort: Cohort, maps: dict[int, CalibrationMap], *, horizons=None,
+                   n_boot: int = 200) -> tuple[pd.DataFrame, list[str]]:
+    """Every patient of ``cohort`` scored by who-scores-whom and calibrated: (table, patients left out with why).
+
+    One row per patient: ``case_id`` then :func:`clinical_row`'s columns, then ``survival_months, censorship``.
+    Horizons: ``horizons`` or :func:`~memamba_core.survival.clinical_terms.automatic_horizons` of the shortest
+    follow-up the maps support (the same columns for everyone); a horizon beyond it is an InputError. ``median_*`` blank: not reached.
+    ``risk`` is the scoring model's raw risk (an ensemble's mean, with ``risk_low``/``risk_high`` its range).
+    """
+    missing = sorted(set(models.folds) - set(maps))
+    if missing:
+        raise InputError(f"fold(s) {missing} of run '{models.name}' have no calibration map; run `memamba calibrate {models.run} COHORT`.")
+    limit = min(m.horizon_limit for m in maps.values())
+    hz = automatic_horizons(limit) if horizons is None else resolve_horizons(horizons, limit)[0]
+    rows, skipped = [], []
+    for cid in cohort.case_ids():
+        try:
+            score = score_patient(models, cohort, cid)
+        except InputError as err:
+            skipped.append(f"{cid}: {err}")
+            continue
+        pred = clinical_prediction(score, maps, horizons=hz, n_boot=n_boot)
+        p = cohort.patient(cid)
+        rows.append({"case_id": cid, **clinical_row(pred, score.mode), "survival_months": p.survival_months,
+                     "censorship": p.censorship})
+    if not rows:
+        raise InputError(f"no patient of cohort '{cohort.name}' could be scored: {skipped[0] if skipped else 'the cohort is empty'}")
+    return pd.DataFrame(rows), skipped
