@@ -279,12 +279,13 @@ def _cmd_predict(args) -> int:
 
         torch.set_num_threads(args.num_threads)
     run_mode = args.fold is None and _is_run_folder(args.checkpoint)
+    fold_dir = None
     if not run_mode:
         from .runs import locate_fold
 
-        locate_fold(args.checkpoint, args.fold)  # what is wrong with the checkpoint is said first
+        fold_dir = locate_fold(args.checkpoint, args.fold).dir  # what is wrong with the checkpoint is said first
     cohort = load_cohort(args.cohort)
-    out = check_output_file(args.out, reads=[*cohort_reads(cohort), *checkpoint_reads(args.checkpoint)],
+    out = check_output_file(args.out, reads=[*cohort_reads(cohort), *checkpoint_reads(args.checkpoint, fold_dir)],
                             example="predictions.csv")
     if run_mode:
         from .runs import calibration_state
@@ -299,9 +300,9 @@ def _cmd_predict(args) -> int:
             print(f"{len(df)} patients of '{cohort.name}' scored by run '{models.name}': {n_oof} out-of-fold (the fold model "
                   f"that did not train on them), {len(df) - n_oof} by the ensemble of the fold models that did not → {out}")
             for line in skipped:
-                print(f"  left out {line}", file=sys.stderr)
+                print(f"  skipped {line}", file=sys.stderr)
             if skipped:
-                print(f"memamba predict: {len(skipped)} patient(s) could not be scored and were left out (listed above); "
+                print(f"memamba predict: {len(skipped)} patient(s) could not be read or scored and were left out (listed above); "
                       f"fix their files and rerun.", file=sys.stderr)
                 return 1
             return 0

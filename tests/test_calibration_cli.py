@@ -94,9 +94,9 @@ def test_bad_input_is_a_message(run, tmp_path, capsys):
     assert main(["predict", str(path), str(cohort.root), "--out", str(tmp_path / "p.csv"), "--horizons", "900"]) == 2
     assert "beyond the follow-up" in capsys.readouterr().err
     assert main(["predict", str(path), str(cohort.root), "--out", str(cohort.root / "p.csv")]) == 2
-    assert "into or over the input" in capsys.readouterr().err
+    assert "inputs are never written into" in capsys.readouterr().err
     assert main(["report", str(path), str(cohort.root), "--out", str(path / "r.pdf")]) == 2
-    assert "into or over the input" in capsys.readouterr().err
+    assert "inputs are never written into" in capsys.readouterr().err
     assert main(["report", str(path), str(cohort.root), "--out", str(tmp_path / "r.pdf"), "--patient", "NOPE"]) == 2
     assert "not in cohort" in capsys.readouterr().err
     bare = tmp_path / "bare"
