@@ -259,11 +259,11 @@ def state(job: Job) -> str:
     if job.returncode is None:
         st = _proc_stat(job.pid)
         if st is not None:
-            if not owned(job):
-                return NOT_HERE
             if st[0] != "Z":
-                return "running"
-            try:  # our job has exited: reap it (no zombies) when it is this process's child
+                return "running" if owned(job) else NOT_HERE
+            # a process that has exited but is not reaped (its /proc command line is gone): only this process's
+            # own children can be reaped here, and a pid cannot be reused before it is
+            try:
                 done, status = os.waitpid(job.pid, os.WNOHANG)
                 if done == job.pid:
                     job.returncode = os.waitstatus_to_exitcode(status)
@@ -271,6 +271,8 @@ def state(job: Job) -> str:
             except ChildProcessError:
                 pass
             if job.returncode is None:
+                if not owned(job):
+                    return NOT_HERE
                 return "stopped" if job.stopped else "ended"
     if job.stopped:
         return "stopped"
@@ -301,7 +303,9 @@ def stop(job: Job, timeout: float = 5.0) -> None:
         return
     end = time.time() + timeout
     while time.time() < end:
-        if state(job) != "running":
+        now = _proc_stat(job.pid)
+        if now is None or now[2] != job.start_ticks or now[0] == "Z":  # gone, or exited and waiting to be reaped
+            state(job)  # reaps our child and records its exit status
             return
         time.sleep(0.1)
     if owned(job):
