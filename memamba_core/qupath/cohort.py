@@ -41,20 +41,12 @@ class QuPathExport:
     seconds: float = 0.0
 
 
-def _inside(p: Path, root: Path) -> bool:
-    p, root = p.resolve(), root.resolve()
-    return p == root or root in p.parents
-
-
 def refuse_inside_inputs(out: Path, cohort, loaded) -> None:
-    """InputError when ``out`` is (inside) the cohort folder or the checkpoint's run folder: inputs are never
-    written. (The one place this export guards its output; a project-wide output guard can replace it.)"""
-    fold_dir = Path(loaded.path)
-    run_dir = fold_dir.parent if fold_dir.name.startswith("fold_") else fold_dir
-    for what, root in (("cohort folder", Path(cohort.root)), ("run folder", run_dir)):
-        if _inside(out, root):
-            raise InputError(f"--out {out} lies inside the {what} {root}; write the export elsewhere "
-                             f"(inputs are never written).")
+    """InputError when ``out`` is, lies inside or holds the cohort's inputs or the checkpoint's run folder: the
+    project's one output guard (:func:`memamba_core.outputs.check_output_folder`)."""
+    from ..outputs import check_output_folder, checkpoint_reads, cohort_reads
+
+    check_output_folder(out, reads=[*cohort_reads(cohort), *checkpoint_reads(loaded.path, loaded.path)])
 
 
 def _check_out(out: Path, cohort, loaded, settings: dict) -> dict:
