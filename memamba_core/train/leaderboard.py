@@ -256,8 +256,16 @@ def _cell_record(cell: Cell, protocol: Protocol) -> dict:
         "procedure": "nested", "benchmark_model": cell.model, "endpoint": cell.endpoint, "grid": grid,
         "protocol": protocol.to_dict(),
         "cohort": {"name": cell.cohort_name, "n_patients": sum(len(f.val) for f in cell.folds), "excluded": []},
+        "features": _features(cell.cohort),
         "fold_source": cell.fold_source, "folds": [{"train": list(f.train), "val": list(f.val)} for f in cell.folds],
     }
+
+
+def _features(cohort: Cohort) -> dict:
+    """What the genomic inputs are (a cell folder made from other gene groups is not resumed)."""
+    g = cohort.groups
+    blob = json.dumps(g.to_dict(), sort_keys=True).encode()
+    return {"gene_groups": len(g.names), "genomic_columns": len(g.all_columns), "groups_sha256": hashlib.sha256(blob).hexdigest()[:16]}
 
 
 def _neural_fold(cell: Cell, protocol: Protocol, cohort: Cohort, split: Split, k: int) -> tuple:
@@ -408,4 +416,5 @@ def run_benchmark(cohorts: list[CohortSpec], models, out: str | Path, protocol: 
     failed = dict(report.failed)
     if not d.is_main:
         return {}
-    return write_leaderboard(out, cells, card, protocol, seconds=seconds, world=d.world, failed=failed)
+    return write_leaderboard(out, cells, card, protocol, seconds=seconds, world=d.world, failed=failed,
+                             owner={k: int(r) for k, r in report.owner.items()})

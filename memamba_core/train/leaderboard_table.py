@@ -192,11 +192,16 @@ def leaderboard_figure(rows: list[dict], ax=None):
     return fig
 
 
-def write_leaderboard(out: Path, cells, card: dict, protocol, *, seconds: float, world: int, failed: dict) -> dict:
-    """Build the table of ``out``'s cells and write :data:`TABLE_FILES` into ``out``; returns the JSON record."""
+def write_leaderboard(out: Path, cells, card: dict, protocol, *, seconds: float, world: int, failed: dict,
+                      owner: dict | None = None) -> dict:
+    """Build the table of ``out``'s cells and write :data:`TABLE_FILES` into ``out``; returns the JSON record.
+
+    ``seconds``: wall time of this call's cells (cells finished earlier are skipped, not timed);
+    ``owner``: cell → the rank that ran it in this call."""
     rows, data = cell_rows(out, cells, protocol.n_boot)
     gaps = paired_gaps(cells, data, protocol.n_boot)
-    record = {"rows": rows, "gaps": gaps, "card": card, "seconds": round(seconds, 1), "processes": world, "failed": failed}
+    record = {"rows": rows, "gaps": gaps, "card": card, "seconds": round(seconds, 1), "processes": world, "failed": failed,
+              "owner": owner or {}}
     frame = pd.DataFrame([{k: (json.dumps(v) if isinstance(v, list) else v) for k, v in r.items()} for r in rows])
     atomic_write_text(out / TABLE_FILES["csv"], frame.to_csv(index=False))
     atomic_write_text(out / TABLE_FILES["gaps"], pd.DataFrame(gaps).to_csv(index=False))
