@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from memamba_core.runs import RunPaths
+from memamba_core.runs import RunPaths, finished_folds
 from tests._cohort_fixtures import make_survpath_cohort
 from tests._torchrun import clean_env, memamba, torchrun
 
@@ -40,7 +40,12 @@ def one_process(cohort, tmp_path_factory):
 
 def _markers(out: Path) -> dict[str, int]:
     """Every finished fold's marker file → its modification time (ns)."""
-    return {str(p.relative_to(out)): p.stat().st_mtime_ns for p in sorted(out.glob("cells/*/fold_*/selection.json"))}
+    found = {}
+    for cell in sorted((out / "cells").glob("*")) if (out / "cells").is_dir() else []:
+        for k in finished_folds(cell, "nested"):
+            p = RunPaths(cell).fold(k).selection
+            found[str(p.relative_to(out))] = p.stat().st_mtime_ns
+    return found
 
 
 def _table(out: Path) -> pd.DataFrame:
