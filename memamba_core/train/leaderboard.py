@@ -392,9 +392,15 @@ def run_benchmark(cohorts: list[CohortSpec], models, out: str | Path, protocol: 
                 "neural": "fixed recipe (protocol), seeds 0…ensemble−1 averaged; no choice made on any fold",
                 "cox": "(l1_ratio, alpha) by inner stratified CV on the training fold only"},
             "command": command}
+    err = None
     if d.is_main:
-        _start_folder(out, card, force)
-    d.barrier()
+        try:
+            _start_folder(out, card, force)
+        except InputError as e:
+            err = str(e)
+    err = d.broadcast(err)  # every rank stops on rank 0's refusal (none waits for a rank that gave up)
+    if err is not None:
+        raise InputError(err)
     threads = torch.get_num_threads()
     torch.set_num_threads(protocol.threads)
     t0 = time.perf_counter()
