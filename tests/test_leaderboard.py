@@ -128,6 +128,7 @@ def test_parse_cohort_argument():
     assert parse_cohort_arg("a/blca", ("pfi",)) == CohortSpec(Path("a/blca"), ("pfi",))
     with pytest.raises(InputError, match="write PATH or PATH@ENDPOINT"):
         parse_cohort_arg("@os")
+    assert parse_cohort_arg("b@os,os,dss").endpoints == ("os", "dss")
 
 
 # ---- bad input: every problem before anything is trained or written ---------------------------------------------
@@ -169,6 +170,8 @@ def test_unknown_model_output_inside_the_cohort_and_bad_protocol(stad_like, tmp_
     with pytest.raises(InputError, match=r"inside the cohort folder"):
         run_benchmark([CohortSpec(stad_like, ("os",))], ["coxnet"], stad_like.parent / "survpath" / "lb", FAST)
     assert not (stad_like.parent / "survpath" / "lb").exists()
+    with pytest.raises(InputError, match=r"exists and is not a folder"):
+        run_benchmark([CohortSpec(stad_like, ("os",))], ["coxnet"], stad_like, FAST)
     with pytest.raises(InputError, match=r"ensemble must be an integer ≥ 1"):
         Protocol(ensemble=0)
     with pytest.raises(InputError, match=r"lr must be a finite number > 0"):

@@ -138,7 +138,7 @@ class CohortSpec:
 def parse_cohort_arg(text: str, default_endpoints=("os",)) -> CohortSpec:
     """``PATH`` or ``PATH@ENDPOINT[,ENDPOINT…]`` (e.g. ``stad.toml@os,dss``) → :class:`CohortSpec`."""
     path, _, eps = str(text).rpartition("@") if "@" in str(text) else (str(text), "", "")
-    endpoints = tuple(e.strip().lower() for e in eps.split(",") if e.strip()) if eps else tuple(default_endpoints)
+    endpoints = tuple(dict.fromkeys(e.strip().lower() for e in (eps.split(",") if eps else default_endpoints) if e.strip()))
     if not path or not endpoints:
         raise InputError(f"cohort {text!r}: write PATH or PATH@ENDPOINT[,ENDPOINT…], e.g. stad.toml@os,dss.")
     return CohortSpec(Path(path).expanduser(), endpoints)
@@ -185,6 +185,8 @@ def _load(spec: CohortSpec, endpoint: str) -> Cohort:
 def _check_output(out: str | Path, cohorts: list[Cell]) -> Path:
     """``out`` resolved; InputError when it lies inside a cohort's folder (outputs never land in an input)."""
     out = Path(out).expanduser().resolve()
+    if out.exists() and not out.is_dir():
+        raise InputError(f"benchmark: the output {out} exists and is not a folder; choose a new --out folder.")
     for root in {c.cohort.root.resolve() for c in cohorts}:
         if out == root or root in out.parents:
             raise InputError(f"benchmark: the output folder {out} is inside the cohort folder {root}; write it elsewhere.")
