@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shlex
 import subprocess
 import sys
 import time
@@ -219,6 +220,42 @@ def _cmd_train(args) -> int:
     if d.is_main:
         _print_summary(summary, Path(args.out))
     return 0
+
+
+def _cmd_benchmark(args) -> int:
+    from .dist import init_distributed, shutdown_distributed
+    from .train.leaderboard import Protocol, parse_cohort_arg, run_benchmark
+
+    specs = [parse_cohort_arg(c, args.endpoints) for c in args.cohorts]
+    protocol = Protocol(epochs=args.epochs, ensemble=args.ensemble, n_inner=args.n_inner, d_model=args.d_model,
+                        n_boot=args.n_boot, threads=args.num_threads, folds=args.folds, n_folds=args.n_folds,
+                        split_seed=args.seed, clinical_variables=tuple(args.clinical) if args.clinical else None)
+    command = "memamba " + " ".join(shlex.quote(a) for a in (args.argv or []))
+    d = init_distributed()
+    try:
+        record = run_benchmark(specs, args.models, args.out, protocol, dist=d, force=args.force, command=command,
+                               progress=None if args.no_progress else _benchmark_progress)
+    finally:
+        shutdown_distributed(d)
+    if not d.is_main:
+        return 0
+    if not args.no_progress:
+        print(file=sys.stderr)
+    for r in record["rows"]:
+        if r.get("n_folds"):
+            print(f"{r['cohort']} {r['endpoint'].upper():4s} {r['model']:18s} C-index {r['mean_c_index']:.4f} "
+                  f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] over {r['n_folds']} folds")
+    for g in record["gaps"]:
+        print(f"{g['cohort']} {g['endpoint'].upper():4s} {g['model']} − {g['versus']}: {g['gap']:+.4f} "
+              f"[{_fmt(g['ci_low'])}, {_fmt(g['ci_high'])}]")
+    for key, why in record["failed"].items():
+        print(f"  failed {key}: {why}", file=sys.stderr)
+    print(f"{record['seconds']:.0f} s with {record['processes']} process(es); leaderboard in {args.out}")
+    return 0 if not record["failed"] else 1
+
+
+def _benchmark_progress(p) -> None:
+    print(f"\r{100 * p.fraction:3.0f}% of {p.total} cells  {p.message or ''}"[:120].ljust(120), end="", file=sys.stderr, flush=True)
 
 
 def _print_summary(summary: dict, out: Path) -> None:
@@ -490,6 +527,8 @@ def _cmd_doctor(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .models import choices
+
     raw = argparse.RawDescriptionHelpFormatter
     files = file_names()
     top = argparse.ArgumentParser(
@@ -668,6 +707,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", help="demo profile for the benchmark script (default full)")
     p.set_defaults(func=_cmd_bench)
 
+    p = sub.add_parser("benchmark", help="leaderboard: cohorts × endpoints × models × folds under one protocol (resumable)",
+                       formatter_class=raw,
+                       description="Score every model on every cohort and endpoint under one written protocol (published split "
+                       "files where the cohort has them; every model on the same patients; neural models a fixed recipe with a "
+                       "seed ensemble, Cox models their penalty by inner CV on the training folds). One run folder per cell "
+                       "under OUT/cells/; a rerun resumes. Under torchrun the cells are split across the ranks.",
+                       epilog="outputs: OUT/protocol.json (the protocol card), OUT/cells/<cell>/ (run folders),\n"
+                       "         OUT/leaderboard.csv|json|md|png and OUT/leaderboard_gaps.csv (paired gaps with CIs).\n\n"
+                       "examples:\n  memamba benchmark ../shared/data/tcga_blca stad.toml@os,dss --out runs/leaderboard\n"
+                       "  memamba benchmark COHORT --models memamba_genomics coxnet --epochs 10 --out runs/lb\n"
+                       "  torchrun --nproc_per_node 2 -m memamba_core.cli benchmark COHORT --out runs/lb")
+    p.add_argument("cohorts", nargs="+", help="cohort folders or cohort files, each optionally @ENDPOINT[,ENDPOINT…] (e.g. stad.toml@os,dss)")
+    p.add_argument("--out", type=Path, required=True, help="benchmark folder to create or resume")
+    p.add_argument("--models", nargs="+", default=list(choices("benchmark_model")), choices=choices("benchmark_model"),
+                   help="models to score (default: all)")
+    p.add_argument("--endpoints", nargs="+", default=["os"], help="endpoints of cohorts given without @… (default os)")
+    p.add_argument("--epochs", type=int, default=20, help="neural models: epochs of the fixed recipe (default 20)")
+    p.add_argument("--ensemble", type=int, default=3, help="neural models: seeds averaged per fold (default 3)")
+    p.add_argument("--d-model", type=int, default=16, help="neural models: width (default 16)")
+    p.add_argument("--n-inner", type=int, default=3, help="Cox models: inner folds of each training fold (default 3)")
+    p.add_argument("--clinical", nargs="+", help="clinical variables (default: age, is_female, stage, grade where present)")
+    p.add_argument("--folds", default="auto", choices=choices("folds"), help="split files or generated folds (default auto)")
+    p.add_argument("--n-folds", type=int, default=5, help="generated folds (default 5)")
+    p.add_argument("--seed", type=int, default=0, help="seed of generated folds (default 0)")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the CIs (default 1000)")
+    p.add_argument("--num-threads", type=int, default=1, help="torch CPU threads per process (default 1)")
+    p.add_argument("--force", action="store_true", help="start over in a folder made with another protocol")
+    p.add_argument("--no-progress", action="store_true", help="no progress line")
+    p.set_defaults(func=_cmd_benchmark)
+
     p = sub.add_parser("doctor", help="device, backends in use, kernels found (or why not), and a short speed table", formatter_class=raw,
                        description="Print the device (CPU, GPUs), the scan backend per device, the kernels found or why not "
                        "(fused CPU scan, mamba-ssm, causal-conv1d), the slide readers, and the time of a scan forward/backward, "
@@ -690,6 +759,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``memamba`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return int(args.func(args) or 0)
     except InputError as err:

@@ -76,6 +76,13 @@ _CHOICES: dict[str, dict[str, str]] = {
         "bf16": "bfloat16 autocast on CUDA (not applied on CPU)",
         "fp16": "float16 autocast on CUDA with loss scaling (not applied on CPU)",
     },
+    "benchmark_model": {  # memamba benchmark's models (memamba_core.train.leaderboard)
+        "memamba_genomics": "ME-Mamba's genomics path: a token per gene group, the Genomics Expert, fixed recipe",
+        "memamba_clinical": "the same with the clinical variables (age, sex, stage, grade as present) as extra tokens",
+        "snn": "MCAT's self-normalising network on the same genes, fixed recipe",
+        "coxnet": "elastic-net Cox on the same genes, penalty chosen by inner CV on the training fold",
+        "clinical_cox": "elastic-net Cox on the clinical variables alone, penalty chosen by inner CV",
+    },
     "folds": {
         "auto": "the cohort's split files if it has them, else generated folds",
         "splits": "the cohort's split files (an error without them)",
@@ -218,7 +225,8 @@ def backend_choices() -> tuple[str, ...]:
 
 
 def choices(field: str) -> tuple[str, ...]:
-    """Allowed values of a string field: ``model``, ``backend``, ``ot``, ``modalities``, ``optimizer``, ``selection``, ``autocast``, ``folds``, ``parallel``."""
+    """Allowed values of a string field: ``model``, ``backend``, ``ot``, ``modalities``, ``optimizer``, ``selection``, ``autocast``,
+    ``folds``, ``parallel``, ``benchmark_model`` (the models of ``memamba benchmark``)."""
     if field == "model":
         return model_names()
     if field == "backend":
