@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..slides.geometry import PerSlideGeometry
+
 __all__ = ["BagLayout", "PatientResult", "patient_result", "predict_patient_result"]
 
 
 @dataclass(frozen=True)
-class BagLayout:
+class BagLayout(PerSlideGeometry):
     """Where a bag's patches are, without their features (what :func:`memamba_core.slides.slide_patches` needs).
 
     ``coords`` (N, 2) int64 level-0 (x, y) or None (features without
@@ -33,19 +35,6 @@ class BagLayout:
     @property
     def n_patches(self) -> int:
         return int(self.slide_index.shape[0])
-
-    def geometry(self, slide_pos: int):
-        """The patch geometry of slide ``slide_pos`` (an index into ``slide_ids``)."""
-        from ..slides.geometry import PatchGeometry
-
-        if not 0 <= slide_pos < len(self.slide_ids):
-            raise IndexError(f"slide {slide_pos} does not exist; this bag has slides 0..{len(self.slide_ids) - 1}.")
-        return self.geometries[slide_pos] if slide_pos < len(self.geometries) else PatchGeometry()
-
-    def rows(self, slide_pos: int) -> np.ndarray:
-        """(n,) int64 indices of the patches that come from slide ``slide_pos``."""
-        self.geometry(slide_pos)
-        return np.flatnonzero(np.asarray(self.slide_index) == slide_pos)
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from ..formats import SLIDE_EXTENSIONS
 from ..paths import resolve_inside
 from ..slides.clam_h5 import read_patch_h5
 from ..slides.files import slide_stem
-from ..slides.geometry import PatchGeometry
+from ..slides.geometry import PatchGeometry, PerSlideGeometry
 
 if TYPE_CHECKING:  # torch is imported where a bag is read (reading a cohort's tables needs no torch)
     import torch
@@ -66,7 +66,7 @@ def index_folder(folder: Path | None, suffix: str, root: Path) -> dict[str, Path
 
 
 @dataclass
-class Bag:
+class Bag(PerSlideGeometry):
     """Pathology of one patient, slides concatenated.
 
     ``features`` (N, D_in) float32; ``coords`` (N, 2) int64 level-0 (x, y), or
@@ -86,17 +86,6 @@ class Bag:
     @property
     def n_patches(self) -> int:
         return int(self.features.shape[0])
-
-    def geometry(self, slide_pos: int) -> PatchGeometry:
-        """The patch geometry of slide ``slide_pos`` (an index into ``slide_ids``)."""
-        if not 0 <= slide_pos < len(self.slide_ids):
-            raise IndexError(f"slide {slide_pos} does not exist; this bag has slides 0..{len(self.slide_ids) - 1}.")
-        return self.geometries[slide_pos] if slide_pos < len(self.geometries) else PatchGeometry()
-
-    def rows(self, slide_pos: int) -> np.ndarray:
-        """(n,) int64 indices of the bag rows (patches) that come from slide ``slide_pos``."""
-        self.geometry(slide_pos)
-        return np.flatnonzero(np.asarray(self.slide_index) == slide_pos)
 
     def _common(self, field_name: str) -> int | None:
         values = {getattr(self.geometry(i), field_name) for i in range(len(self.slide_ids))}

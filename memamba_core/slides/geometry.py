@@ -39,7 +39,7 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["PatchGeometry", "grid_step"]
+__all__ = ["PatchGeometry", "PerSlideGeometry", "grid_step"]
 
 
 def _number(attrs: Mapping, key: str, where: str, *, integer: bool, minimum: float) -> float | None:
@@ -159,3 +159,24 @@ class PatchGeometry:
                 )
             return float(self.patch_size) * float(level_downsamples[level])
         return self.step0
+
+
+class PerSlideGeometry:
+    """Per-slide access for anything holding a bag's patch layout: ``slide_ids`` (S,), ``slide_index`` (N,) into
+    them and ``geometries`` (one :class:`PatchGeometry` per slide). Shared by the feature bag
+    (:class:`memamba_core.data.Bag`) and the light layout a page caches (:class:`memamba_core.app.BagLayout`)."""
+
+    slide_ids: tuple[str, ...]
+    slide_index: np.ndarray
+    geometries: tuple[PatchGeometry, ...]
+
+    def geometry(self, slide_pos: int) -> PatchGeometry:
+        """The patch geometry of slide ``slide_pos`` (an index into ``slide_ids``)."""
+        if not 0 <= slide_pos < len(self.slide_ids):
+            raise IndexError(f"slide {slide_pos} does not exist; this bag has slides 0..{len(self.slide_ids) - 1}.")
+        return self.geometries[slide_pos] if slide_pos < len(self.geometries) else PatchGeometry()
+
+    def rows(self, slide_pos: int) -> np.ndarray:
+        """(n,) int64 indices of the bag rows (patches) that come from slide ``slide_pos``."""
+        self.geometry(slide_pos)
+        return np.flatnonzero(np.asarray(self.slide_index) == slide_pos)
