@@ -54,3 +54,26 @@ def worker_pid(parent: int, rank: int) -> int | None:
         if f"RANK={rank}".encode() in env:
             return int(pid)
     return None
+
+
+def kill_rank_when(cmd: list[str], ready, rank: int = 1, what: str = "the run", timeout: float = 300) -> int:
+    """Start ``cmd`` (a torchrun command), SIGKILL its worker ``rank`` as soon as ``ready()`` is true, and wait for the
+    launcher; returns its exit status. Fails when ``cmd`` ends before ``ready()`` (``what`` names the awaited state)."""
+    import signal
+    import time
+
+    proc = subprocess.Popen(cmd, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            assert proc.poll() is None and time.monotonic() < deadline, f"the command ended before {what}"
+            time.sleep(0.05)
+        victim = worker_pid(proc.pid, rank)
+        assert victim is not None, f"no torchrun worker with RANK={rank}"
+        os.kill(victim, signal.SIGKILL)
+        proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return proc.returncode

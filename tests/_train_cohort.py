@@ -64,6 +64,20 @@ def make_cohort(root: Path, n: int = 24, seed: int = 0, *, all_censored: bool = 
     return root
 
 
+def outside_copy(cohort_root: Path, dest: Path) -> Path:
+    """A copy of a :func:`make_cohort` cohort under new case ids (``P…`` → ``NEW-…``) and without splits: the same
+    patients' data, but patients no fold model of a run on the original trained on (by id). Returns its folder."""
+    import shutil
+
+    shutil.copytree(cohort_root, dest)
+    labels = pd.read_csv(dest / "labels.csv")
+    labels["case_id"] = labels["case_id"].str.replace("P", "NEW-", regex=False)
+    labels.to_csv(dest / "labels.csv", index=False)
+    for f in dest.glob("splits_*.csv"):
+        f.unlink()
+    return dest
+
+
 def tiny_model(**changes) -> ModelConfig:
     """A small, fast ME-Mamba config (d = 16, one layer)."""
     base = dict(d_model=16, d_state=4, n_layers=1, dropout=0.1)

@@ -3,10 +3,6 @@ processes (gloo) give the one-process run bit for bit; a killed rank's run resum
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +13,7 @@ from memamba_core.runs import RunPaths, finished_folds, read_ablation_table, rea
 from memamba_core.train.cv import parallel_mode
 from memamba_core.train.distributed import Dist
 from tests._train_cohort import make_cohort
-from tests._torchrun import clean_env, memamba, torchrun, torchrun_command, worker_pid
+from tests._torchrun import kill_rank_when, memamba, torchrun, torchrun_command
 
 N_FOLDS = 4
 ARGS = ["--epochs", "3", "--d-model", "16", "--set", "d_state=4", "--set", "n_layers=1", "--grad-accum", "4",
@@ -77,21 +73,8 @@ def test_two_ranks_train_whole_folds_like_one_process(cohort, one_process, tmp_p
 def test_a_killed_rank_stops_the_run_and_a_rerun_resumes(cohort, one_process, tmp_path):
     cmd = torchrun_command(["-m", "memamba_core.cli", "train", str(cohort), "--out", str(tmp_path), *ARGS,
                             "--parallel", "folds"])
-    proc = subprocess.Popen(cmd, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 300
-        while not finished_folds(tmp_path):  # the first fold is finished: kill rank 1 mid-run
-            assert proc.poll() is None and time.monotonic() < deadline, "training ended before any fold finished"
-            time.sleep(0.05)
-        victim = worker_pid(proc.pid, 1)
-        assert victim is not None
-        os.kill(victim, signal.SIGKILL)
-        proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode != 0  # the other rank was stopped too
+    returncode = kill_rank_when(cmd, lambda: bool(finished_folds(tmp_path)), rank=1, what="any fold finished")
+    assert returncode != 0  # the other rank was stopped too
     done = finished_folds(tmp_path)
     assert 1 <= len(done) < N_FOLDS
     # the same command again: the finished folds are skipped, the rest trained, the run as one process makes it

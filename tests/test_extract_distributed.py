@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from memamba_core.demo.render import SlideSpec, make_layout, paint_level0, write_pyramid_tiff
 from memamba_core.demo.textures import make_texture_bank
-from tests._torchrun import clean_env, memamba, torchrun, torchrun_command
+from tests._torchrun import kill_rank_when, memamba, torchrun, torchrun_command
 
 pytestmark = pytest.mark.slow
 N_SLIDES = 6
@@ -57,37 +54,11 @@ def test_two_ranks_write_the_same_bytes_as_one_process(slides, one_process, tmp_
     assert "r0 " in proc.stderr and "r1 " in proc.stderr  # per-rank progress on the bar
 
 
-def _worker_with_rank(parent: int, rank: int) -> int | None:
-    """The pid of torchrun's worker process with RANK=rank (a child of ``parent``), once it runs."""
-    kids = Path(f"/proc/{parent}/task/{parent}/children")
-    for pid in kids.read_text().split() if kids.exists() else []:
-        try:
-            env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if f"RANK={rank}".encode() in env:
-            return int(pid)
-    return None
-
-
 def test_resumes_after_one_rank_is_killed(slides, one_process, tmp_path):
     cmd = torchrun_command(["-m", "memamba_core.cli", "extract", str(slides), "--out", str(tmp_path), "--batch-size",
                             "16", "--no-progress"])
-    proc = subprocess.Popen(cmd, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 300
-        while not list((tmp_path / "pt_files").glob("*.pt")):  # the first slide is written: kill rank 1 mid-run
-            assert proc.poll() is None and time.monotonic() < deadline, "extraction ended before any slide was written"
-            time.sleep(0.05)
-        victim = _worker_with_rank(proc.pid, 1)
-        assert victim is not None
-        os.kill(victim, signal.SIGKILL)
-        proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode != 0
+    returncode = kill_rank_when(cmd, lambda: bool(list((tmp_path / "pt_files").glob("*.pt"))), rank=1, what="any slide was written")
+    assert returncode != 0
     first = {k for k in _files(tmp_path) if not Path(k).name.startswith(".")}
     assert len(first) < 2 * N_SLIDES  # stopped mid-run
     finished = {Path(k).stem for k in first if k.startswith("pt_files/")}

@@ -11,7 +11,7 @@ from memamba_core.data import load_cohort
 from memamba_core.errors import InputError
 from memamba_core.train.scoring import ENSEMBLE, OUT_OF_FOLD, RunModels, calibrate_run, clinical_prediction, run_oof, score_patient
 from memamba_core.runs import RunPaths
-from tests._train_cohort import one_thread, trained_run  # noqa: F401  (one_thread: autouse)
+from tests._train_cohort import one_thread, outside_copy, trained_run  # noqa: F401  (one_thread: autouse)
 
 
 @pytest.fixture(scope="module")
@@ -25,13 +25,7 @@ def run(tmp_path_factory):
 def outside(run, tmp_path_factory):
     """The same patients' data under new case ids: a cohort no fold model has seen by id."""
     cohort, _, _ = run
-    root = tmp_path_factory.mktemp("outside") / "cohort"
-    shutil.copytree(cohort.root, root)
-    labels = pd.read_csv(root / "labels.csv")
-    labels["case_id"] = labels["case_id"].str.replace("P", "NEW-", regex=False)
-    labels.to_csv(root / "labels.csv", index=False)
-    for f in root.glob("splits_*.csv"):
-        f.unlink()
+    root = outside_copy(cohort.root, tmp_path_factory.mktemp("outside") / "cohort")
     return load_cohort(root)
 
 

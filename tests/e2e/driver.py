@@ -36,6 +36,19 @@ def chromium_path() -> str | None:
     return None
 
 
+def require_chromium() -> None:
+    """Skip the calling test module when Debian chromium is missing, except under ``CI=true``, where it fails
+    (CI installs it: the real-browser tests must run there). Call at module level."""
+    import pytest
+
+    if chromium_path() is not None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail("CI=true but /usr/bin/chromium is missing: the real-browser tests must run in CI "
+                    "(apt-get install chromium).", pytrace=False)
+    pytest.skip("Debian chromium is not installed (/usr/bin/chromium)", allow_module_level=True)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -173,3 +186,13 @@ def click_slide_patch(page, point: int = 0) -> None:
 def toggle(page, label: str) -> None:
     """Flip the toggle/checkbox labelled ``label``."""
     page.locator('[data-testid="stCheckbox"]', has_text=label).first.locator("label").first.click()
+
+
+def viewer_frame(page, timeout_s: float = 60):
+    """The slide viewer component's iframe on ``page``, once it is attached."""
+    for _ in range(int(timeout_s * 10)):
+        for f in page.frames:
+            if "slide_viewer" in f.url:
+                return f
+        page.wait_for_timeout(100)
+    raise AssertionError("the slide viewer iframe did not appear")

@@ -4,7 +4,6 @@ Skips when chromium is missing, except under CI=true, where it fails (CI install
 Screenshots go to the test's temp folder (the benchmark keeps its own under benchmarks/results/).
 """
 
-import os
 
 import pytest
 
@@ -13,11 +12,7 @@ from tests.e2e.demo_env import env
 
 pytestmark = pytest.mark.e2e
 
-if driver.chromium_path() is None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail("CI=true but /usr/bin/chromium is missing: the real-browser tests must run in CI "
-                    "(apt-get install chromium).", pytrace=False)
-    pytest.skip("Debian chromium is not installed (/usr/bin/chromium)", allow_module_level=True)
+driver.require_chromium()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ Screenshots are kept in the test's temp folder. Skips without Debian chromium, e
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -23,21 +22,11 @@ from tests.e2e.demo_env import env, tiny_demo
 
 pytestmark = pytest.mark.e2e
 
-if driver.chromium_path() is None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail("CI=true but /usr/bin/chromium is missing (apt-get install chromium).", pytrace=False)
-    pytest.skip("Debian chromium is not installed (/usr/bin/chromium)", allow_module_level=True)
+driver.require_chromium()
 
 LAYERS = {"attention", "top-k", "patch grid", "OT group"}   # the demo model has an OT plan
 
 
-def _frame(page):
-    for _ in range(600):
-        for f in page.frames:
-            if "slide_viewer" in f.url:
-                return f
-        page.wait_for_timeout(100)
-    raise AssertionError("the slide viewer iframe did not appear")
 
 
 def _to_page(frame, box, x, y):
@@ -84,7 +73,7 @@ def test_patient_workspace_zoom_pixels_pan_layers_click_and_qupath_round_trip(de
         t0 = time.perf_counter()
         driver.wait_text(page, "Slide and attention")
         t_drawn = time.perf_counter()
-        frame = _frame(page)
+        frame = driver.viewer_frame(page)
         t_frame = time.perf_counter()
         frame.wait_for_function("() => window.__viewerState && window.__viewerState.ready", timeout=60_000)
         t_open = time.perf_counter()

@@ -8,7 +8,6 @@ Skips without Debian chromium, except under CI=true (fails). Screenshots are kep
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import numpy as np
@@ -21,10 +20,7 @@ from tests.e2e import driver
 
 pytestmark = pytest.mark.e2e
 
-if driver.chromium_path() is None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail("CI=true but /usr/bin/chromium is missing (apt-get install chromium).", pytrace=False)
-    pytest.skip("Debian chromium is not installed (/usr/bin/chromium)", allow_module_level=True)
+driver.require_chromium()
 
 W, H, SIDE = 3072, 2048, 256
 
@@ -68,13 +64,6 @@ def page_server(tmp_path_factory):
         yield srv, slides, scores
 
 
-def _frame(page):
-    for _ in range(600):
-        for f in page.frames:
-            if "slide_viewer" in f.url:
-                return f
-        page.wait_for_timeout(100)
-    raise AssertionError("the slide viewer iframe did not appear")
 
 
 def test_viewer_tiles_levels_pixels_overlays_and_click(page_server, tmp_path):
@@ -82,7 +71,7 @@ def test_viewer_tiles_levels_pixels_overlays_and_click(page_server, tmp_path):
     slide, coords = slides[0]["path"], np.asarray(slides[0]["coords"])
     with driver.browser(width=1200, height=900) as page:
         page.goto(srv.url)
-        frame = _frame(page)
+        frame = driver.viewer_frame(page)
         frame.wait_for_function("() => window.__viewerState && window.__viewerState.ready", timeout=60_000)
         frame.wait_for_function("() => window.__viewer.world.getItemCount() === 4 && window.__viewer.world.getItemAt(0)"
                                 ".getFullyLoaded()", timeout=60_000)

@@ -15,7 +15,6 @@ Skips when chromium is missing, except under CI=true, where it fails (CI install
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -28,11 +27,7 @@ from tests.e2e.demo_env import env, tiny_demo
 
 pytestmark = pytest.mark.e2e
 
-if driver.chromium_path() is None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail("CI=true but /usr/bin/chromium is missing: the real-browser tests must run in CI "
-                    "(apt-get install chromium).", pytrace=False)
-    pytest.skip("Debian chromium is not installed (/usr/bin/chromium)", allow_module_level=True)
+driver.require_chromium()
 
 # Payloads. File names cannot hold "/", so slide ids (feature and slide file names) use the ones without it.
 IMG = '<img src=x onerror="window.__pwned=1">'
