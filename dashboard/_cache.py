@@ -156,6 +156,16 @@ def patient_clinical(cohort_path: str, cohort_stamp: tuple, run_dir: str, stamp:
     return score(run_models(run_dir, stamp), cohort(cohort_path, cohort_stamp), maps, case_id, horizons=horizons)
 
 
+@st.cache_data(show_spinner="Explaining the patient's risk (modalities, patches, integrated gradients on the genes)…",
+               max_entries=64)
+def patient_drivers(cohort_path: str, cohort_stamp: tuple, run_dir: str, stamp: tuple, case_id: str):
+    """:class:`memamba_core.explain.Drivers` of one patient under the model(s) that score them."""
+    from memamba_core.app import patient_drivers as drivers
+
+    maps, _ = calibration(run_dir, stamp)
+    return drivers(run_models(run_dir, stamp), cohort(cohort_path, cohort_stamp), maps, case_id)
+
+
 @st.cache_data(show_spinner="Writing the PDF report…", max_entries=16)
 def patient_pdf(cohort_path: str, cohort_stamp: tuple, run_dir: str, stamp: tuple, case_id: str) -> bytes:
     """The patient's one-page PDF (:func:`memamba_core.app.patient_report_pdf`)."""

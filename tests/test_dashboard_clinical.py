@@ -16,7 +16,7 @@ from memamba_core.errors import InputError
 from memamba_core.runs import RunPaths, read_fold_meta, read_progress
 from memamba_core.train.scoring import RunModels
 from tests.e2e.demo_env import tiny_demo
-from tests.test_dashboard import HOME, TIMEOUT, _figure, _metric, _ok
+from tests.test_dashboard import HOME, TIMEOUT, _arr, _figure, _metric, _ok
 from tests.test_report_pdf import needs_poppler
 
 LEVELS = ("low", "intermediate", "high")
@@ -105,6 +105,47 @@ def test_a_missing_modality_is_said_and_the_patient_still_scored(app, demo_root,
     info = [i.value for i in at.info if "Missing modality" in i.value]
     assert info and "genomics" in info[0] and "ablation table" in info[0], [i.value for i in at.info]
     assert "did not train on this patient" in _headline(at) and _metric(at, "Risk group") in LEVELS
+
+
+def test_what_drives_the_risk_is_shown_with_directions_from_the_scoring_model(app, demo_root):
+    """The page's drivers are the library's (memamba_core.app.patient_drivers) for the model that scored the patient."""
+    cohort_dir, run = tiny_demo(demo_root)
+    at = _ok(app("2_Patient.py").run())
+    cid = at.session_state["case_id"]
+    mods = _table(at, "expert weight")
+    assert set(mods["modality"]) == {"pathology", "genomics"}
+    assert set(mods["direction"]) <= {"towards higher risk", "towards lower risk", "no effect"}
+    want = C.patient_drivers(RunModels.load(run), load_cohort(cohort_dir), C.run_calibration(run)[0], cid)
+    assert want.units.startswith("scale-free")
+    groups = _figure(at, "drivers_groups")["data"][0]
+    shown = dict(zip(groups["y"], _arr(groups["x"]).tolist()))
+    assert shown == pytest.approx({g.group: g.effect for g in want.groups}, rel=1e-6)
+    for name, x in shown.items():  # red towards higher risk, blue towards lower
+        colour = list(groups["marker"]["color"])[list(groups["y"]).index(name)]
+        assert colour == ("#b2182b" if x >= 0 else "#2166ac")
+    genes = _figure(at, "drivers_genes")["data"][0]
+    assert set(genes["y"]) == {x.gene for x in want.genes[:12]}
+    # inside a group: that group's genes, largest effect first, each with its direction
+    last = want.groups[-1]
+    at.selectbox(key="drivers_group").set_value(last.group).run()
+    inside = _table(_ok(at), "inputs")
+    assert list(inside["gene"]) == [x.gene for x in last.genes[:12]]
+    assert all((e > 0) == (d == "towards higher risk") for e, d in zip(inside["effect"], inside["direction"]) if e != 0)
+    patches = _table(at, "attention")
+    assert len(patches) == len(want.patches) > 0 and list(patches["patch"]) == [p.index for p in want.patches]
+
+
+def test_drivers_of_a_patient_without_genomics_say_it_is_missing(app, demo_root, tmp_path):
+    cohort, _ = tiny_demo(demo_root)
+    dst = tmp_path / "nogen"
+    shutil.copytree(cohort, dst)
+    labels = pd.read_csv(dst / "labels.csv")
+    labels.loc[0, [c for c in labels.columns if c.endswith(("_rnaseq", "_cnv"))]] = np.nan
+    labels.to_csv(dst / "labels.csv", index=False)
+    at = _ok(app("2_Patient.py", cohort_source=str(dst), case_id=str(labels.loc[0, "case_id"])).run())
+    mods = _table(at, "expert weight").set_index("modality")
+    assert mods.loc["genomics", "direction"].startswith("missing") and mods.loc["pathology", "direction"] == "the only modality present"
+    assert any("No gene attributions" in c.value for c in at.caption)
 
 
 def test_horizons_beyond_follow_up_are_a_message_and_the_page_keeps_working(app):
@@ -197,6 +238,26 @@ def test_patient_clinical_out_of_fold_and_ensemble(trained, tmp_path):
     pc = C.patient_clinical(models, new, maps, new.case_ids()[0])
     assert pc.mode == "ensemble" and pc.n_models == len(models.folds) and pc.headline.startswith(f"Ensemble of {len(models.folds)}")
     assert pc.spread[0] <= pc.spread[1] and "range across" in pc.prediction.interval_kind
+
+
+def test_patient_drivers_follow_who_scores_whom(trained, tmp_path):
+    from memamba_core.explain import explain_patient, mean_drivers
+
+    cohort, run, models, maps = trained
+    cid = cohort.case_ids()[0]
+    d = C.patient_drivers(models, cohort, maps, cid)
+    (k,) = models.who_scores(cid)[1]
+    one = explain_patient(models.folds[k], cohort, cid, cal=maps[k], steps=8)
+    assert d == one  # out-of-fold: the one fold model that did not train on the patient
+    new = load_cohort(_rename(Path(cohort.root), tmp_path / "new", prefix="NEW-"))
+    nid = new.case_ids()[0]
+    e = C.patient_drivers(models, new, maps, nid)
+    assert e == mean_drivers([explain_patient(models.folds[f], new, nid, cal=maps[f], steps=8) for f in sorted(models.folds)])
+    rows = e.gene_rows(5)
+    assert len(rows) == min(5, len(e.genes)) and list(rows["effect"].abs()) == sorted(rows["effect"].abs(), reverse=True)
+    assert all(r.direction == ("towards higher risk" if r.effect > 0 else "towards lower risk") for r in rows.itertuples() if r.effect)
+    with pytest.raises(InputError, match="not in cohort"):
+        C.patient_drivers(models, cohort, maps, "NOPE")
 
 
 def test_bad_input_gives_messages(trained, tmp_path):

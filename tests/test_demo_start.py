@@ -94,3 +94,25 @@ def test_only_one_builder_runs(fresh_cache, capsys):
         assert background.run_build(PROFILE, model=False) == 0
     assert "another build process is running" in capsys.readouterr().out
     assert not demo_dir(PROFILE).exists()
+
+
+def test_a_demo_built_without_the_builder_is_ready(fresh_cache, demo_root, monkeypatch):
+    """A cohort and checkpoint made in-process (``ensure_demo`` / ``ensure_demo_model``, no status record) are
+    ready as they are: the pages open them instead of starting a builder and waiting on it."""
+    import shutil
+    from dataclasses import replace
+
+    from memamba_core.train import demo_model
+
+    cohort, run = tiny_demo(demo_root)
+    shutil.copytree(cohort, demo_dir(PROFILE))
+    s = build_status(PROFILE, need_model=True)
+    assert s.state == "absent" and not s.model  # the cohort is there, no checkpoint: a builder must make it
+    assert build_status(PROFILE, need_model=False).state == "ready"
+    cfg = demo_model.demo_train_config
+    monkeypatch.setattr(demo_model, "demo_train_config", lambda p="full": replace(cfg(p), n_folds=3))  # the light run
+    shutil.copytree(run, demo_model.demo_model_dir(PROFILE))
+    assert build_status(PROFILE, need_model=True).state == "absent"  # a run of another generator is not the demo's
+    demo_model.write_demo_spec(demo_model.demo_model_dir(PROFILE), demo_spec(PROFILE))
+    s = build_status(PROFILE, need_model=True)
+    assert s.state == "ready" and s.model == str(demo_model.demo_model_dir(PROFILE)) and not background._CHILDREN

@@ -24,7 +24,7 @@ _LAZY = {
     "patient": ("BagLayout", "PatientResult", "patient_result", "predict_patient_result"),
     "runs": ("run_progress", "train_args"),
     "clinical": ("PatientClinical", "QualityViews", "calibration_stamp", "cohort_km", "missing_modalities", "model_quality",
-                 "page_horizons", "parse_horizons", "patient_clinical", "patient_report_pdf", "run_calibration"),
+                 "page_horizons", "parse_horizons", "patient_clinical", "patient_drivers", "patient_report_pdf", "run_calibration"),
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 

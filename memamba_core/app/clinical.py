@@ -188,6 +188,21 @@ def patient_clinical(models, cohort, maps: dict, case_id: str, *, horizons=None)
                            calibration=used[0].source, observed=(float(p.survival_months), int(p.event)))
 
 
+def patient_drivers(models, cohort, maps: dict, case_id: str, *, k: int = 8, steps: int = 8):
+    """What drives ``case_id``'s risk (:class:`~memamba_core.explain.Drivers`), under the same fold model(s)
+    that score the patient on the page and in the report (who scores whom), in scale-free units.
+
+    Raises:
+        InputError: unknown patient, or a patient with neither modality the model reads.
+    """
+    from ..explain import scored_drivers
+
+    if case_id not in set(cohort.case_ids()):
+        raise InputError(f"patient {case_id} is not in cohort '{cohort.name}'; pick one of its patients.")
+    _, folds = models.who_scores(case_id)
+    return scored_drivers(models, cohort, maps, folds, case_id, k=k, steps=steps)
+
+
 def cohort_km(cohort):
     """The cohort's Kaplan–Meier curve (:class:`~memamba_core.survival.km.KMCurve`)."""
     from ..survival.km import km_curve

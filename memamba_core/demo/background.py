@@ -141,8 +141,15 @@ def build_status(profile: str | DemoProfile = "full", *, need_model: bool = True
         st = dataclasses.replace(st, state="absent", model=None)
     if st.state in ("absent", "failed") and running:
         st = dataclasses.replace(st, state="building", message=st.message or "starting…")
-    if st.state == "absent" and not need_model and is_complete(root, p):
-        st = dataclasses.replace(st, state="ready", tables=True, fraction=1.0)
+    if st.state == "absent" and is_complete(root, p):  # built without the builder (a library call, an older start)
+        model = None
+        if need_model:
+            from ..train.demo_model import ready_demo_model
+
+            model = ready_demo_model(p.name)
+        if model is not None or not need_model:
+            st = dataclasses.replace(st, state="ready", tables=True, fraction=1.0,
+                                     model=None if model is None else str(model))
     return st
 
 

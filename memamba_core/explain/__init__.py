@@ -14,6 +14,7 @@ from .drivers import (
     modality_effects,
     patch_effects,
     risk_slope,
+    scored_drivers,
 )
 from .integrated_gradients import Attribution, integrated_gradients
 
@@ -33,4 +34,5 @@ __all__ = [
     "modality_effects",
     "patch_effects",
     "risk_slope",
+    "scored_drivers",
 ]

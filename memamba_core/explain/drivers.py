@@ -31,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+import pandas as pd
 import torch
 
 from ..data import Cohort, GeneGroups
@@ -54,6 +55,7 @@ __all__ = [
     "risk_slope",
     "explain",
     "explain_patient",
+    "scored_drivers",
     "mean_drivers",
 ]
 
@@ -100,6 +102,12 @@ class GroupEffect:
     effect: float
     genes: tuple[GeneEffect, ...]
 
+    def gene_rows(self, n: int = 12) -> pd.DataFrame:
+        """The group's ``n`` genes with the largest |effect|: effect, direction, the genomic inputs summed into it."""
+        return pd.DataFrame([{"gene": x.gene, "effect": round(x.effect, 4), "direction": direction(x.effect),
+                              "inputs": ", ".join(x.inputs)} for x in self.genes[:n]],
+                            columns=["gene", "effect", "direction", "inputs"])
+
 
 @dataclass(frozen=True)
 class Drivers:
@@ -113,6 +121,38 @@ class Drivers:
     genes: tuple[GeneEffect, ...]
     ig_delta: float
     units: str
+
+    def modality_rows(self) -> pd.DataFrame:
+        """One row per modality the model reads: risk alone, effect with its direction, expert weight."""
+        rows = []
+        for m in self.modalities:
+            if not m.available:
+                what, eff = "missing: the patient was scored without it", None
+            elif m.effect is None:
+                what, eff = "the only modality present", None
+            else:
+                what, eff = direction(m.effect), m.effect
+            rows.append({"modality": m.modality, f"effect ({self.units})": None if eff is None else round(eff, 4),
+                         "direction": what, "expert weight": f"{m.expert_weight:.0%}"})
+        return pd.DataFrame(rows)
+
+    def gene_rows(self, n: int = 10) -> pd.DataFrame:
+        """The ``n`` genes with the largest |effect| (over all groups), each with its direction and the groups holding it."""
+        where = {}
+        for g in self.groups:
+            for x in g.genes:
+                where.setdefault(x.gene, []).append(g.group)
+        return pd.DataFrame([{"gene": x.gene, "effect": round(x.effect, 4), "direction": direction(x.effect),
+                              "groups": ", ".join(where.get(x.gene, []))} for x in self.genes[:n]],
+                            columns=["gene", "effect", "direction", "groups"])
+
+    def patch_rows(self) -> pd.DataFrame:
+        """The top patches: rank, bag row, attention, occlusion effect with its direction, level-0 (x, y)."""
+        return pd.DataFrame([{"rank": r + 1, "patch": p.index, "attention": round(p.attention, 4),
+                              "effect": round(p.effect, 4), "direction": direction(p.effect),
+                              "x, y (level 0)": "" if p.coord is None else f"{p.coord[0]}, {p.coord[1]}"}
+                             for r, p in enumerate(self.patches)],
+                            columns=["rank", "patch", "attention", "effect", "direction", "x, y (level 0)"])
 
 
 def _risk(model, path, omics) -> float:
@@ -256,6 +296,22 @@ def explain_patient(loaded, cohort: Cohort, case_id: str, *, cal: CalibrationMap
     if cal is None:
         return d
     return replace(_scaled(d, risk_slope(cal, d.risk)), units="scale-free score (SD of training patients' scores)")
+
+
+def scored_drivers(models, cohort: Cohort, maps: dict[int, CalibrationMap], folds, case_id: str, *, k: int = 8,
+                   steps: int = 8) -> Drivers:
+    """Drivers of ``case_id`` under the fold models that score them (who scores whom,
+    :meth:`memamba_core.train.scoring.RunModels.who_scores`): that one fold's, or the mean of the ensemble's.
+
+    Each fold's effects are put in scale-free units through its calibration map (``maps``), so that an
+    ensemble's drivers can be averaged; a fold without a map keeps model units (and then an ensemble
+    is refused by :func:`mean_drivers`, which needs one unit).
+    """
+    folds = tuple(folds)
+    if not folds:
+        raise InputError(f"patient {case_id}: no fold model scores this patient, so there is nothing to explain.")
+    items = [explain_patient(models.folds[f], cohort, case_id, cal=maps.get(f), k=k, steps=steps) for f in folds]
+    return items[0] if len(items) == 1 else mean_drivers(items)
 
 
 def mean_drivers(items: list[Drivers]) -> Drivers:

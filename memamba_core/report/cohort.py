@@ -17,7 +17,7 @@ from PIL import Image
 
 from ..data import Bag, Cohort
 from ..errors import InputError
-from ..explain.drivers import explain_patient, mean_drivers
+from ..explain.drivers import scored_drivers
 from ..slides import open_slide
 from ..survival.calibration import CalibrationMap
 from ..survival.km import km_curve
@@ -67,8 +67,7 @@ def patient_page(models: RunModels, cohort: Cohort, maps: dict[int, CalibrationM
     """Score, calibrate and explain ``case_id``; the page of the report. InputError when the patient cannot be scored."""
     score = score_patient(models, cohort, case_id)
     pred = clinical_prediction(score, maps, horizons=horizons)
-    drivers = [explain_patient(models.folds[f], cohort, case_id, cal=maps.get(f), k=k, steps=steps) for f in score.folds]
-    drv = drivers[0] if len(drivers) == 1 else mean_drivers(drivers)
+    drv = scored_drivers(models, cohort, maps, score.folds, case_id, k=k, steps=steps)
     first = score.outputs[score.folds[0]]
     att = first.attention.get(ATTENTION)
     img, cap, patches = slide_images(cohort, score.bag, None if att is None else att.numpy(), k=k) if with_images else (None, "", [])

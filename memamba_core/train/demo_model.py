@@ -25,7 +25,7 @@ from ..paths import cache_dir
 from ..runs import RunPaths, finished_folds, read_demo_spec, write_demo_spec
 from .config import TrainConfig, model_template
 
-__all__ = ["demo_train_config", "ensure_demo_model", "demo_model_dir", "shipped_demo_model"]
+__all__ = ["demo_train_config", "ensure_demo_model", "demo_model_dir", "ready_demo_model", "shipped_demo_model"]
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
@@ -62,6 +62,14 @@ def shipped_demo_model(profile: str = "full") -> Path:
     used only when its recorded demo spec equals the current generator's.
     """
     return ASSETS / f"demo-model-{profile}"
+
+
+def ready_demo_model(profile: str = "full") -> Path | None:
+    """The cached demo run folder when it is complete for the current demo spec (else None); reads files only."""
+    from ..demo import demo_spec
+
+    out = demo_model_dir(profile)
+    return out if _complete(out, demo_train_config(profile).n_folds, demo_spec(profile)) else None
 
 
 def ensure_demo_model(profile: str = "full", *, progress: bool = False, on_record=None, retrain: bool = False) -> Path:

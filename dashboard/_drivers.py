@@ -1,0 +1,52 @@
+"""The Patient page's "What drives this patient's risk" section (Streamlit; the attributions are memamba_core.explain's)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import _cache
+import _state
+from memamba_core.app.text import md
+from memamba_core.errors import InputError
+from memamba_core.viz import contributions_figure
+
+N_GENES = 12
+
+
+def show(cohort_path: str, cohort_stamp: tuple, run_dir: str, cal_stamp: tuple, case_id: str, headline: str) -> None:
+    """Modalities, gene groups, genes inside a group and the top patches, each effect with its direction."""
+    st.subheader("What drives this patient's risk")
+    try:
+        d = _cache.patient_drivers(cohort_path, cohort_stamp, run_dir, cal_stamp, case_id)
+    except InputError as err:
+        _state.show_error(err)
+        return
+    st.caption(f"{md(headline)}: the same model(s) as the prediction above. Effects in {md(d.units)}; positive = "
+               "towards higher risk (red), negative = towards lower risk (blue). Modalities: the patient scored with "
+               "each modality switched off through the same weights; genes: integrated gradients against the training "
+               "patients' average genomics, the slide held fixed; patches: the risk change when the patch is left out.")
+    st.dataframe(d.modality_rows(), hide_index=True, key="drivers_modalities")
+    if d.groups:
+        left, right = st.columns(2)
+        with left:
+            st.plotly_chart(contributions_figure([g.group for g in d.groups], [g.effect for g in d.groups],
+                                                 title="Gene groups", value_label=f"effect ({d.units})"),
+                            key="drivers_groups")
+        with right:
+            genes = d.genes[:N_GENES]
+            st.plotly_chart(contributions_figure([x.gene for x in genes], [x.effect for x in genes],
+                                                 title=f"Leading genes (top {len(genes)})", value_label=f"effect ({d.units})"),
+                            key="drivers_genes")
+        names = [g.group for g in d.groups]
+        pick = st.selectbox("Genes inside a group", names, key="drivers_group",
+                            help="groups ordered by the size of their effect; the genes of the chosen group below")
+        inside = d.groups[names.index(pick)]
+        st.dataframe(inside.gene_rows(N_GENES), hide_index=True, key="drivers_inside")
+        total = sum(abs(g.effect) for g in d.groups)
+        st.caption(f"Integrated gradients add up to the risk change from the training average up to "
+                   f"{abs(d.ig_delta):.3g} (the transport plan and the ranked order are not differentiated through)"
+                   + (f", {100 * abs(d.ig_delta) / total:.1f} % of the total attribution." if total > 0 else "."))
+    else:
+        st.caption("No gene attributions: this model or patient has no genomics.")
+    if d.patches:
+        st.dataframe(d.patch_rows(), hide_index=True, key="drivers_patches")
