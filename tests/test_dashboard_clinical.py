@@ -92,15 +92,20 @@ def test_a_patient_outside_the_splits_is_scored_by_the_ensemble(app, demo_root, 
     assert any("Spread across" in c.value for c in at.caption)
 
 
-def test_a_missing_modality_is_said_and_the_patient_still_scored(app, demo_root, tmp_path):
+def _without_genomics(demo_root, tmp_path) -> tuple[str, str]:
+    """(a copy of the tiny demo whose first patient has no genomics, that patient's id)."""
     cohort, _ = tiny_demo(demo_root)
     dst = tmp_path / "nogen"
     shutil.copytree(cohort, dst)
     labels = pd.read_csv(dst / "labels.csv")
     labels.loc[0, [c for c in labels.columns if c.endswith(("_rnaseq", "_cnv"))]] = np.nan
     labels.to_csv(dst / "labels.csv", index=False)
-    cid = str(labels.loc[0, "case_id"])
-    at = _ok(app("2_Patient.py", cohort_source=str(dst), case_id=cid).run())
+    return str(dst), str(labels.loc[0, "case_id"])
+
+
+def test_a_missing_modality_is_said_and_the_patient_still_scored(app, demo_root, tmp_path):
+    dst, cid = _without_genomics(demo_root, tmp_path)
+    at = _ok(app("2_Patient.py", cohort_source=dst, case_id=cid).run())
     assert at.session_state["case_id"] == cid
     info = [i.value for i in at.info if "Missing modality" in i.value]
     assert info and "genomics" in info[0] and "ablation table" in info[0], [i.value for i in at.info]
@@ -136,13 +141,8 @@ def test_what_drives_the_risk_is_shown_with_directions_from_the_scoring_model(ap
 
 
 def test_drivers_of_a_patient_without_genomics_say_it_is_missing(app, demo_root, tmp_path):
-    cohort, _ = tiny_demo(demo_root)
-    dst = tmp_path / "nogen"
-    shutil.copytree(cohort, dst)
-    labels = pd.read_csv(dst / "labels.csv")
-    labels.loc[0, [c for c in labels.columns if c.endswith(("_rnaseq", "_cnv"))]] = np.nan
-    labels.to_csv(dst / "labels.csv", index=False)
-    at = _ok(app("2_Patient.py", cohort_source=str(dst), case_id=str(labels.loc[0, "case_id"])).run())
+    dst, cid = _without_genomics(demo_root, tmp_path)
+    at = _ok(app("2_Patient.py", cohort_source=dst, case_id=cid).run())
     mods = _table(at, "expert weight").set_index("modality")
     assert mods.loc["genomics", "direction"].startswith("missing") and mods.loc["pathology", "direction"] == "the only modality present"
     assert any("No gene attributions" in c.value for c in at.caption)
