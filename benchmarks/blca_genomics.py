@@ -74,7 +74,8 @@ def candidates() -> dict[str, list[str]]:
 
 def train_config(cohort: Path, flags: list[str], threads: int):
     """The TrainConfig that ``memamba train COHORT BASE_ARGS flags`` would use (parsed by the CLI itself)."""
-    from memamba_core.cli import _train_config, build_parser
+    from memamba_core.cli import build_parser
+    from memamba_core.cli.commands import _train_config
 
     args = build_parser().parse_args(["train", str(cohort), *BASE_ARGS, *flags, "--num-threads", str(threads), "--out", "unused"])
     return _train_config(args)

@@ -78,7 +78,8 @@ def test_errors_exit_2_with_the_message(cohort_dir, tmp_path, capsys):
 
 
 def test_fusion_flags_reach_the_train_config(tmp_path, capsys):
-    from memamba_core.cli import _train_config, build_parser
+    from memamba_core.cli import build_parser
+    from memamba_core.cli.commands import _train_config
 
     args = build_parser().parse_args(["train", "c", "--out", "r", "--epochs", "20", "--modality-dropout", "0.2",
                                       "--expert-aux-weight", "0.5", "--expert-warmup-epochs", "10"])

@@ -25,7 +25,8 @@ def test_json_round_trip(tmp_path):
 
 def test_a_real_run_record_gives_its_training_config():
     """`memamba train --config RUN/config.json` repeats a run: its record also holds the model, cohort and folds."""
-    from memamba_core.cli import _train_config, build_parser
+    from memamba_core.cli import build_parser
+    from memamba_core.cli.commands import _train_config
     from memamba_core.runs import RunPaths
     from memamba_core.train import demo_train_config
     from memamba_core.train.demo_model import shipped_demo_model

@@ -25,7 +25,7 @@ from .calibration import (RunCalibration, calibration_state, read_calibrated_oof
                           write_calibration)
 from .ablations import ablation_row, ablation_table, read_ablation_table, write_ablation_table
 from .folder import RunFolder, write_acceptance, write_demo_spec, write_fold_meta
-from .layout import FoldPaths, RunPaths, file_names, fold_number
+from .layout import FoldPaths, RunPaths, file_names, fold_number, is_run_folder
 from .predictions import (Predictions, parse_predictions, prediction_frame, read_predictions_csv, survival_column_names,
                           survival_columns, write_predictions_csv)
 from .read import (finished_folds, fold_done, fold_metas, locate_fold, read_acceptance, read_demo_spec, read_fold_meta, read_fold_predictions,
@@ -43,6 +43,7 @@ __all__ = [
     "RunFolder",
     "RunCalibration",
     "RunPaths",
+    "is_run_folder",
     "RunRecord",
     "Selection",
     "ablation_row",

@@ -36,7 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["RunPaths", "FoldPaths", "fold_number", "file_names", "RUN_OUTPUTS", "WEIGHTS_SUFFIX"]
+__all__ = ["RunPaths", "FoldPaths", "fold_number", "file_names", "is_run_folder", "RUN_OUTPUTS", "WEIGHTS_SUFFIX"]
 
 _CONFIG = "config.json"
 _PROGRESS = "progress.jsonl"
@@ -203,3 +203,9 @@ class RunPaths:
 
     def replaced_dir(self, stamp: str) -> Path:
         return self.root / f"{REPLACED_PREFIX}{stamp}"
+
+
+def is_run_folder(path: str | Path) -> bool:
+    """Whether ``path`` is a run folder (it holds ``fold_<k>/`` folders) rather than one fold's checkpoint."""
+    p = Path(path).expanduser().resolve()
+    return p.is_dir() and not FoldPaths(p).looks_like_checkpoint() and bool(RunPaths(p).fold_dirs())
