@@ -44,13 +44,7 @@ def _cmd_predict(args) -> int:
             n_oof = int((df["scored_by"] == "out-of-fold").sum())
             print(f"{len(df)} patients of '{cohort.name}' scored by run '{models.name}': {n_oof} out-of-fold (the fold model "
                   f"that did not train on them), {len(df) - n_oof} by the ensemble of the fold models that did not → {out}")
-            for line in skipped:
-                print(f"  skipped {line}", file=sys.stderr)
-            if skipped:
-                print(f"memamba predict: {len(skipped)} patient(s) could not be read or scored and were left out (listed above); "
-                      f"fix their files and rerun.", file=sys.stderr)
-                return 1
-            return 0
+            return _said_skipped(list(skipped), "read or scored")
         print(f"memamba predict: note: {why} Predicting with one fold model instead (raw risks, no calibrated columns).",
               file=sys.stderr)
     from ..train.checkpoint import load_checkpoint
@@ -62,13 +56,17 @@ def _cmd_predict(args) -> int:
     df = _fold_clinical_columns(df, loaded, _horizons(args))
     write_predictions_csv(out, df)
     print(f"{len(df)} patients predicted with {loaded.path} → {out}")
-    for case_id, why in skipped.items():
-        print(f"  skipped {case_id}: {why}", file=sys.stderr)
-    if skipped:
-        print(f"memamba predict: {len(skipped)} patient(s) could not be read and were left out (listed above); "
+    return _said_skipped([f"{case_id}: {why}" for case_id, why in skipped.items()], "read")
+
+
+def _said_skipped(lines: list[str], what: str) -> int:
+    """Print the patients left out (one line each, then what to do) on stderr; the exit status (1 when any)."""
+    for line in lines:
+        print(f"  skipped {line}", file=sys.stderr)
+    if lines:
+        print(f"memamba predict: {len(lines)} patient(s) could not be {what} and were left out (listed above); "
               f"fix their files and rerun.", file=sys.stderr)
-        return 1
-    return 0
+    return 1 if lines else 0
 
 
 def _fold_clinical_columns(df, loaded, horizons):
