@@ -11,6 +11,7 @@ from memamba_core.errors import InputError
 from memamba_core.viz import contributions_figure
 
 N_GENES = 12
+AXIS = "effect on risk (units: caption above)"  # short: the narrow half-width charts cut a long axis title
 
 
 def show(cohort_path: str, cohort_stamp: tuple, run_dir: str, cal_stamp: tuple, case_id: str, headline: str) -> None:
@@ -30,12 +31,12 @@ def show(cohort_path: str, cohort_stamp: tuple, run_dir: str, cal_stamp: tuple, 
         left, right = st.columns(2)
         with left:
             st.plotly_chart(contributions_figure([g.group for g in d.groups], [g.effect for g in d.groups],
-                                                 title="Gene groups", value_label=f"effect ({d.units})"),
+                                                 title="Gene groups", value_label=AXIS),
                             key="drivers_groups")
         with right:
             genes = d.genes[:N_GENES]
             st.plotly_chart(contributions_figure([x.gene for x in genes], [x.effect for x in genes],
-                                                 title=f"Leading genes (top {len(genes)})", value_label=f"effect ({d.units})"),
+                                                 title=f"Leading genes (top {len(genes)})", value_label=AXIS),
                             key="drivers_genes")
         names = [g.group for g in d.groups]
         pick = st.selectbox("Genes inside a group", names, key="drivers_group",

@@ -27,9 +27,12 @@ def test_shipped_calibration_is_the_shipped_weights_and_beats_km(tmp_path):
     run = tmp_path / "run"
     shutil.copytree(shipped, run)
     fresh = calibrate_and_store(run, load_cohort(ensure_demo("full"), cache_items=100_000))
+    # The same weights scored on another CPU (float32 kernels of another instruction set) move the scores by
+    # ~3e-7 relative and the slope by ~2e-6 (measured on AMD EPYC against the maps fitted elsewhere); weights of
+    # another model move the slope by orders of magnitude more.
     for k, m in stored.maps.items():
-        np.testing.assert_allclose(m.reference, fresh[k].reference, rtol=1e-6, atol=1e-6)
-        assert m.fit.beta == pytest.approx(fresh[k].fit.beta, rel=1e-6)
+        np.testing.assert_allclose(m.reference, fresh[k].reference, rtol=1e-5, atol=1e-6)
+        assert m.fit.beta == pytest.approx(fresh[k].fit.beta, rel=1e-4)
     tab = brier_vs_null(calibrated_oof(read_oof(shipped).frame, stored.maps))
     folds = tab.drop(index="mean")
     # Measured (docs/calibration.md): model 0.211/0.181/0.192/0.137/0.364 vs KM 0.240/0.210/0.247/0.182/0.310.
