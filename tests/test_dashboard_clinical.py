@@ -253,8 +253,8 @@ def test_patient_drivers_follow_who_scores_whom(trained, tmp_path):
     nid = new.case_ids()[0]
     e = C.patient_drivers(models, new, maps, nid)
     assert e == mean_drivers([explain_patient(models.folds[f], new, nid, cal=maps[f], steps=8) for f in sorted(models.folds)])
-    rows = e.gene_rows(5)
-    assert len(rows) == min(5, len(e.genes)) and list(rows["effect"].abs()) == sorted(rows["effect"].abs(), reverse=True)
+    rows = e.groups[0].gene_rows(5)
+    assert len(rows) == min(5, len(e.groups[0].genes)) and list(rows["effect"].abs()) == sorted(rows["effect"].abs(), reverse=True)
     assert all(r.direction == ("towards higher risk" if r.effect > 0 else "towards lower risk") for r in rows.itertuples() if r.effect)
     with pytest.raises(InputError, match="not in cohort"):
         C.patient_drivers(models, cohort, maps, "NOPE")

@@ -136,16 +136,6 @@ class Drivers:
                          "direction": what, "expert weight": f"{m.expert_weight:.0%}"})
         return pd.DataFrame(rows)
 
-    def gene_rows(self, n: int = 10) -> pd.DataFrame:
-        """The ``n`` genes with the largest |effect| (over all groups), each with its direction and the groups holding it."""
-        where = {}
-        for g in self.groups:
-            for x in g.genes:
-                where.setdefault(x.gene, []).append(g.group)
-        return pd.DataFrame([{"gene": x.gene, "effect": round(x.effect, 4), "direction": direction(x.effect),
-                              "groups": ", ".join(where.get(x.gene, []))} for x in self.genes[:n]],
-                            columns=["gene", "effect", "direction", "groups"])
-
     def patch_rows(self) -> pd.DataFrame:
         """The top patches: rank, bag row, attention, occlusion effect with its direction, level-0 (x, y)."""
         return pd.DataFrame([{"rank": r + 1, "patch": p.index, "attention": round(p.attention, 4),
