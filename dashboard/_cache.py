@@ -18,6 +18,13 @@ import streamlit as st
 LOADED: set[str] = set()  # checkpoints loaded in this server process (Home shows their runtime)
 
 
+def _threads() -> None:
+    """Torch CPU threads for the app's models: ``MEMAMBA_THREADS`` (default 1; see :func:`model`)."""
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("MEMAMBA_THREADS", "1")))
+
+
 @st.cache_resource(show_spinner="Loading the cohort…", max_entries=4)
 def cohort(path: str, stamp: tuple):
     """The cohort at ``path``; ``stamp`` changes when its folder does (a demo being built)."""
@@ -35,11 +42,9 @@ def model(path: str):
     core (a training run started from the Train page), make inference 10-30x slower
     (measured: 104 demo patients in 2.6 s with 1 thread, 78 s with 2).
     """
-    import torch
-
     from memamba_core.train import load_checkpoint
 
-    torch.set_num_threads(int(os.environ.get("MEMAMBA_THREADS", "1")))
+    _threads()
     loaded = load_checkpoint(path)
     LOADED.add(path)
     return loaded
@@ -130,11 +135,9 @@ def km_png(times, events, risk, scheme: str, cutoff: float | None) -> bytes:
 @st.cache_resource(show_spinner="Loading the run's fold models…", max_entries=2)
 def run_models(run_dir: str, stamp: tuple):
     """Every finished fold model of the run (:class:`memamba_core.train.scoring.RunModels`), ``MEMAMBA_THREADS`` threads."""
-    import torch
-
     from memamba_core.train.scoring import RunModels
 
-    torch.set_num_threads(int(os.environ.get("MEMAMBA_THREADS", "1")))
+    _threads()
     return RunModels.load(run_dir)
 
 

@@ -43,10 +43,10 @@ def show(cohort_path: str, cohort_stamp: tuple, run_dir: str, cal_stamp: tuple, 
                             help="groups ordered by the size of their effect; the genes of the chosen group below")
         inside = d.groups[names.index(pick)]
         st.dataframe(inside.gene_rows(N_GENES), hide_index=True, key="drivers_inside")
-        total = sum(abs(g.effect) for g in d.groups)
+        share = d.ig_error_share
         st.caption(f"Integrated gradients add up to the risk change from the training average up to "
                    f"{abs(d.ig_delta):.3g} (the transport plan and the ranked order are not differentiated through)"
-                   + (f", {100 * abs(d.ig_delta) / total:.1f} % of the total attribution." if total > 0 else "."))
+                   + ("." if share is None else f", {100 * share:.1f} % of the total attribution."))
     else:
         st.caption("No gene attributions: this model or patient has no genomics.")
     if d.patches:

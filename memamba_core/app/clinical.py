@@ -155,6 +155,11 @@ class PatientClinical:
                              "raw risk (−Σ S_k)": [round(v, 4) for v in self.prediction.risks.values()]})
 
 
+def _check_patient(cohort, case_id: str) -> None:
+    if case_id not in set(cohort.case_ids()):
+        raise InputError(f"patient {case_id} is not in cohort '{cohort.name}'; pick one of its patients.")
+
+
 def patient_clinical(models, cohort, maps: dict, case_id: str, *, horizons=None) -> PatientClinical:
     """Score ``case_id`` by who-scores-whom and calibrate it (module docstring).
 
@@ -165,8 +170,7 @@ def patient_clinical(models, cohort, maps: dict, case_id: str, *, horizons=None)
     """
     from ..train.scoring import OUT_OF_FOLD, clinical_prediction, score_patient
 
-    if case_id not in set(cohort.case_ids()):
-        raise InputError(f"patient {case_id} is not in cohort '{cohort.name}'; pick one of its patients.")
+    _check_patient(cohort, case_id)
     any_model = next(iter(models.folds.values()))
     missing = missing_modalities(any_model, cohort, case_id)
     if len(missing) == 2 or (missing and (not any_model.config.uses_pathology or not any_model.config.uses_genomics)):
@@ -197,8 +201,7 @@ def patient_drivers(models, cohort, maps: dict, case_id: str, *, k: int = 8, ste
     """
     from ..explain import scored_drivers
 
-    if case_id not in set(cohort.case_ids()):
-        raise InputError(f"patient {case_id} is not in cohort '{cohort.name}'; pick one of its patients.")
+    _check_patient(cohort, case_id)
     _, folds = models.who_scores(case_id)
     return scored_drivers(models, cohort, maps, folds, case_id, k=k, steps=steps)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..runs import is_run_folder
+from .commands import set_threads
 
 
 def _horizons(args):
@@ -19,10 +20,7 @@ def _cmd_predict(args) -> int:
     from ..outputs import check_output_file, checkpoint_reads, cohort_reads
     from ..runs import write_predictions_csv
 
-    if args.num_threads:
-        import torch
-
-        torch.set_num_threads(args.num_threads)
+    set_threads(args.num_threads)
     run_mode = args.fold is None and is_run_folder(args.checkpoint)
     fold_dir = None
     if not run_mode:
@@ -136,10 +134,7 @@ def _cmd_report(args) -> int:
         if bar is not None:
             bar.update(1)
 
-    if args.num_threads:
-        import torch
-
-        torch.set_num_threads(args.num_threads)
+    set_threads(args.num_threads)
     horizons = _horizons(args)
     if horizons is None:
         from ..survival.clinical_terms import automatic_horizons

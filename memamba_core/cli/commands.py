@@ -16,6 +16,14 @@ if TYPE_CHECKING:
     from ..train.config import TrainConfig
 
 
+def set_threads(n: int | None) -> None:
+    """``--num-threads N``: cap torch's CPU threads (0 or None: torch's default)."""
+    if n:
+        import torch
+
+        torch.set_num_threads(n)
+
+
 def _parse_value(field: dataclasses.Field, text: str, name: str):
     default = field.default if field.default is not dataclasses.MISSING else None
     try:
@@ -247,10 +255,7 @@ def _cmd_export_qupath(args) -> int:
 
     if args.k < 1:
         raise InputError(f"--k {args.k}: the number of top patches must be at least 1.")
-    if args.num_threads:
-        import torch
-
-        torch.set_num_threads(args.num_threads)
+    set_threads(args.num_threads)
     loaded = load_checkpoint(args.run, fold=args.fold)
     cohort = load_cohort(args.cohort)
 

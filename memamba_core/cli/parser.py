@@ -75,6 +75,12 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
                    help=f"under torchrun — {_choice_help('parallel')} (default auto; see docs/scale.md)")
 
 
+def _add_horizons(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--horizons", type=float, nargs="+", metavar="MONTHS", help="survival horizons in months (default 12 36 60 "
+                   "where at least two lie inside the follow-up the calibration supports, else yearly ones inside it; "
+                   "one beyond it is an error)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ..models import choices
 
@@ -167,9 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("cohort", type=Path, help="cohort folder or cohort.toml")
     p.add_argument("--out", type=Path, required=True, help="CSV file to write (not inside the cohort or the run)")
     p.add_argument("--fold", type=int, help="one fold of a run folder instead of who-scores-whom")
-    p.add_argument("--horizons", type=float, nargs="+", metavar="MONTHS", help="survival horizons in months (default 12 36 60 "
-                   "where at least two lie inside the follow-up the calibration supports, else yearly ones inside it; "
-                   "one beyond it is an error)")
+    _add_horizons(p)
     p.add_argument("--num-threads", type=int, default=0, help="torch CPU threads (0 = torch's default; 1 is fastest on a "
                    "busy machine, where extra threads wait for one another)")
     p.set_defaults(func=_cmd_predict)
@@ -202,8 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("cohort", type=Path, help="cohort folder or cohort.toml")
     p.add_argument("--out", type=Path, required=True, help="PDF file to write")
     p.add_argument("--patient", nargs="+", metavar="ID", help="only these patients (default: the whole cohort)")
-    p.add_argument("--horizons", type=float, nargs="+", metavar="MONTHS", help="survival horizons in months (default 12 36 60 "
-                   "where at least two lie inside the follow-up the calibration supports, else yearly ones inside it)")
+    _add_horizons(p)
     p.add_argument("--num-threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_report)

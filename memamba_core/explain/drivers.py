@@ -76,6 +76,13 @@ class ModalityEffect:
     effect: float | None
     expert_weight: float
 
+    @property
+    def status(self) -> str:
+        """What the page and the report say of it: missing, the only modality present, or the effect's direction."""
+        if not self.available:
+            return "missing: the patient was scored without it"
+        return "the only modality present" if self.effect is None else direction(self.effect)
+
 
 @dataclass(frozen=True)
 class PatchEffect:
@@ -122,19 +129,16 @@ class Drivers:
     ig_delta: float
     units: str
 
+    @property
+    def ig_error_share(self) -> float | None:
+        """|``ig_delta``| as a share of the total |gene-group attribution| (None when there is none)."""
+        total = sum(abs(g.effect) for g in self.groups)
+        return abs(self.ig_delta) / total if total > 0 else None
+
     def modality_rows(self) -> pd.DataFrame:
         """One row per modality the model reads: risk alone, effect with its direction, expert weight."""
-        rows = []
-        for m in self.modalities:
-            if not m.available:
-                what, eff = "missing: the patient was scored without it", None
-            elif m.effect is None:
-                what, eff = "the only modality present", None
-            else:
-                what, eff = direction(m.effect), m.effect
-            rows.append({"modality": m.modality, f"effect ({self.units})": None if eff is None else round(eff, 4),
-                         "direction": what, "expert weight": f"{m.expert_weight:.0%}"})
-        return pd.DataFrame(rows)
+        return pd.DataFrame([{"modality": m.modality, f"effect ({self.units})": None if m.effect is None else round(m.effect, 4),
+                              "direction": m.status, "expert weight": f"{m.expert_weight:.0%}"} for m in self.modalities])
 
     def patch_rows(self) -> pd.DataFrame:
         """The top patches: rank, bag row, attention, occlusion effect with its direction, level-0 (x, y)."""

@@ -28,7 +28,7 @@ from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from ..errors import InputError  # noqa: E402
-from ..explain.drivers import Drivers, direction  # noqa: E402
+from ..explain.drivers import Drivers  # noqa: E402
 from ..paths import atomic_write_bytes  # noqa: E402
 from ..survival.clinical_terms import ClinicalPrediction  # noqa: E402
 from ..survival.km import KMCurve  # noqa: E402
@@ -168,14 +168,8 @@ def render_page(page: ReportPage) -> plt.Figure:
            if page.patches else "", "No patches to show.")
     d = page.drivers
     if d is not None:
-        parts = []
-        for m in d.modalities:
-            if not m.available:
-                parts.append(f"{m.modality}: missing")
-            elif m.effect is None:
-                parts.append(f"{m.modality}: the only modality")
-            else:
-                parts.append(f"{m.modality} {m.effect:+.3f} ({direction(m.effect)}), expert weight {m.expert_weight:.0%}")
+        parts = [f"{m.modality}: {m.status}" if m.effect is None else
+                 f"{m.modality} {m.effect:+.3f} ({m.status}), expert weight {m.expert_weight:.0%}" for m in d.modalities]
         fig.text(0.06, 0.37, "What drives the risk — modalities: " + "; ".join(parts), fontsize=8, va="top", wrap=True)
         fig.text(0.06, 0.345, f"Effects in {d.units}; red = towards higher risk, blue = towards lower risk. "
                               "Genes: integrated gradients against the training patients' average.", fontsize=7, va="top",
