@@ -1,7 +1,7 @@
 """The app's frame (``streamlit run dashboard/Home.py``): resolves the cohort and model once, then runs the page.
 
 Every page runs inside this script (Streamlit's ``st.navigation``): the
-session's choices become one :class:`_state.Selection` (paths, the demo build's
+session's choices become one :class:`_choice.Selection` (paths, the demo build's
 status — started in the background on a first start) before the page draws.
 The pages in ``app_pages/`` hold layout only (not ``pages/``: Streamlit would then
 add that folder's files as pages of its own).
@@ -21,7 +21,7 @@ import streamlit as st
 if __name__ == "__main__":  # a script run
     import os
 
-    import _state
+    import _choice
     from memamba_core.app.server import unsafe_options
 
     st.set_page_config(page_title="ME-Mamba survival", layout="wide")  # no emoji icons: they import a 0.1–0.2 s table
@@ -32,7 +32,7 @@ if __name__ == "__main__":  # a script run
         for p in problems:
             st.warning(p)
         st.stop()
-    _state.resolve()
+    _choice.resolve()
     PAGES = [
         st.Page("app_pages/0_Home.py", title="Home", default=True),
         st.Page("app_pages/1_Cohort_survival.py", title="Cohort survival"),

@@ -1,4 +1,6 @@
-"""Every st.cache_* wrapper of the dashboard (the only module that caches).
+"""The dashboard's st.cache_* wrappers of cohorts, models, slides and run-folder tables.
+
+With :mod:`_cache_clinical` (the run's calibrated predictions) the only modules that cache.
 
 Cohorts, models and open slides: ``st.cache_resource`` (one shared object per
 key). Light results a page draws — run-folder tables, cohort predictions, one
@@ -18,7 +20,7 @@ import streamlit as st
 LOADED: set[str] = set()  # checkpoints loaded in this server process (Home shows their runtime)
 
 
-def _threads() -> None:
+def set_threads() -> None:
     """Torch CPU threads for the app's models: ``MEMAMBA_THREADS`` (default 1; see :func:`model`)."""
     import torch
 
@@ -44,7 +46,7 @@ def model(path: str):
     """
     from memamba_core.train import load_checkpoint
 
-    _threads()
+    set_threads()
     loaded = load_checkpoint(path)
     LOADED.add(path)
     return loaded
@@ -127,69 +129,3 @@ def km_png(times, events, risk, scheme: str, cutoff: float | None) -> bytes:
     from memamba_core.viz import km_png as render
 
     return render(km(times, events, risk, scheme, cutoff))
-
-
-# ---- the run's calibrated predictions (memamba_core.app.clinical); ``stamp``: its calibration_stamp
-
-
-@st.cache_resource(show_spinner="Loading the run's fold models…", max_entries=2)
-def run_models(run_dir: str, stamp: tuple):
-    """Every finished fold model of the run (:class:`memamba_core.train.scoring.RunModels`), ``MEMAMBA_THREADS`` threads."""
-    from memamba_core.train.scoring import RunModels
-
-    _threads()
-    return RunModels.load(run_dir)
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def calibration(run_dir: str, stamp: tuple):
-    """(fold → calibration map or None, why there is none): :func:`memamba_core.app.run_calibration`."""
-    from memamba_core.app import run_calibration
-
-    return run_calibration(run_dir)
-
-
-@st.cache_data(show_spinner="Scoring the patient with the fold model(s) that did not train on them…", max_entries=64)
-def patient_clinical(cohort_path: str, cohort_stamp: tuple, run_dir: str, stamp: tuple, case_id: str,
-                     horizons: tuple | None = None):
-    """:class:`memamba_core.app.PatientClinical` of one patient (``horizons``: months, None = the page's default)."""
-    from memamba_core.app import patient_clinical as score
-
-    maps, _ = calibration(run_dir, stamp)
-    return score(run_models(run_dir, stamp), cohort(cohort_path, cohort_stamp), maps, case_id, horizons=horizons)
-
-
-@st.cache_data(show_spinner="Explaining the patient's risk (modalities, patches, integrated gradients on the genes)…",
-               max_entries=64)
-def patient_drivers(cohort_path: str, cohort_stamp: tuple, run_dir: str, stamp: tuple, case_id: str):
-    """:class:`memamba_core.explain.Drivers` of one patient under the model(s) that score them."""
-    from memamba_core.app import patient_drivers as drivers
-
-    maps, _ = calibration(run_dir, stamp)
-    return drivers(run_models(run_dir, stamp), cohort(cohort_path, cohort_stamp), maps, case_id)
-
-
-@st.cache_data(show_spinner="Writing the PDF report…", max_entries=16)
-def patient_pdf(cohort_path: str, cohort_stamp: tuple, run_dir: str, stamp: tuple, case_id: str) -> bytes:
-    """The patient's one-page PDF (:func:`memamba_core.app.patient_report_pdf`)."""
-    from memamba_core.app import patient_report_pdf
-
-    maps, _ = calibration(run_dir, stamp)
-    return patient_report_pdf(run_models(run_dir, stamp), cohort(cohort_path, cohort_stamp), maps, case_id)
-
-
-@st.cache_data(show_spinner="Computing the out-of-fold calibration and discrimination…", max_entries=4)
-def model_quality(cohort_path: str, cohort_stamp: tuple, run_dir: str, stamp: tuple):
-    """:class:`memamba_core.app.QualityViews` of the run."""
-    from memamba_core.app import model_quality as views
-
-    maps, _ = calibration(run_dir, stamp)
-    return views(run_dir, cohort(cohort_path, cohort_stamp), maps)
-
-
-@st.cache_data(show_spinner=False, max_entries=4)
-def cohort_km(cohort_path: str, cohort_stamp: tuple):
-    """The cohort's Kaplan–Meier curve (:func:`memamba_core.app.cohort_km`)."""
-    from memamba_core.app import cohort_km as km_of
-
-    return km_of(cohort(cohort_path, cohort_stamp))

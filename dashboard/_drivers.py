@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-import _cache
+import _cache_clinical
 import _state
 from memamba_core.app.text import md
 from memamba_core.errors import InputError
@@ -18,7 +18,7 @@ def show(cohort_path: str, cohort_stamp: tuple, run_dir: str, cal_stamp: tuple, 
     """Modalities, gene groups, genes inside a group and the top patches, each effect with its direction."""
     st.subheader("What drives this patient's risk")
     try:
-        d = _cache.patient_drivers(cohort_path, cohort_stamp, run_dir, cal_stamp, case_id)
+        d = _cache_clinical.patient_drivers(cohort_path, cohort_stamp, run_dir, cal_stamp, case_id)
     except InputError as err:
         _state.show_error(err)
         return

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-import _cache
+import _cache_clinical
 import _state
 from memamba_core.app import parse_horizons
 from memamba_core.errors import InputError
@@ -16,7 +16,7 @@ from memamba_core.viz.prediction import prediction_figure
 
 def show(ctx, cohort_path: str, cohort_stamp: tuple, run_dir: str, cal_stamp: tuple, case_id: str):
     """Draw the section; returns (fold → calibration map, or None; the patient's PatientClinical, or None)."""
-    maps, no_cal = _cache.calibration(run_dir, cal_stamp)
+    maps, no_cal = _cache_clinical.calibration(run_dir, cal_stamp)
     clin = None
     if maps is None:
         st.warning(f"No calibrated survival probabilities: {no_cal}", icon="⚠️")
@@ -36,13 +36,13 @@ def show(ctx, cohort_path: str, cohort_stamp: tuple, run_dir: str, cal_stamp: tu
                              "calibration's follow-up allows, else yearly horizons inside it.")
         try:
             horizons = parse_horizons(text)
-            clin = _cache.patient_clinical(cohort_path, cohort_stamp, run_dir, cal_stamp, case_id, horizons)
+            clin = _cache_clinical.patient_clinical(cohort_path, cohort_stamp, run_dir, cal_stamp, case_id, horizons)
         except InputError as err:
             _state.show_error(err)
             if text.strip():
                 st.info("Showing the automatic horizons instead.")
                 try:
-                    clin = _cache.patient_clinical(cohort_path, cohort_stamp, run_dir, cal_stamp, case_id, None)
+                    clin = _cache_clinical.patient_clinical(cohort_path, cohort_stamp, run_dir, cal_stamp, case_id, None)
                 except InputError as err2:
                     _state.show_error(err2)
 
@@ -64,7 +64,7 @@ def show(ctx, cohort_path: str, cohort_stamp: tuple, run_dir: str, cal_stamp: tu
                     + (clin.missing_note or "The run has no ablation table to say how much accuracy that costs."))
         left, right = st.columns([3, 2])
         with left:
-            st.plotly_chart(prediction_figure(pred, _cache.cohort_km(cohort_path, cohort_stamp),
+            st.plotly_chart(prediction_figure(pred, _cache_clinical.cohort_km(cohort_path, cohort_stamp),
                                               title="Calibrated survival (monthly) against the cohort's Kaplan–Meier curve"),
                             key="clin_plot")
         with right:

@@ -3,6 +3,7 @@
 import streamlit as st
 
 import _cache
+import _choice
 import _demo
 import _state
 from memamba_core.app import compatibility_problems, model_frame, runtime_frame, summary_metrics
@@ -19,10 +20,10 @@ st.caption(
 def chooser(what: str, demo_label: str, mine_label: str, prompt: str, placeholder: str, use) -> None:
     """Demo or the user's own path for the session's ``<what>_source``; a bad path keeps the previous choice."""
     src = st.session_state[f"{what}_source"]
-    kind = st.radio(what.capitalize(), [demo_label, mine_label], index=0 if src == _state.DEMO else 1,
+    kind = st.radio(what.capitalize(), [demo_label, mine_label], index=0 if src == _choice.DEMO else 1,
                     horizontal=True, key=f"_w_{what}_kind", label_visibility="collapsed")
     if kind == mine_label:
-        path = st.text_input(prompt, value="" if src == _state.DEMO else src, key=f"_w_{what}_path",
+        path = st.text_input(prompt, value="" if src == _choice.DEMO else src, key=f"_w_{what}_path",
                              placeholder=placeholder)
         if st.button(f"Use this {what}", key=f"use_{what}", type="primary"):
             try:
@@ -30,21 +31,21 @@ def chooser(what: str, demo_label: str, mine_label: str, prompt: str, placeholde
                 st.success(f"{what.capitalize()} chosen: {md(path)}")
             except InputError as err:
                 _state.show_error(err)
-    elif src != _state.DEMO:
-        use(_state.DEMO)
+    elif src != _choice.DEMO:
+        use(_choice.DEMO)
 
 
 left, right = st.columns(2)
 with left:
     st.subheader("Cohort")
     chooser("cohort", "Demo cohort", "My cohort", "Cohort folder or cohort file (.toml / .yaml)", "/data/tcga_blca",
-            _state.use_cohort)
+            _choice.use_cohort)
 with right:
     st.subheader("Model")
     chooser("model", "Demo checkpoint", "My run / checkpoint", "Run folder, fold folder or its weights file",
-            "runs/my_run", _state.use_model)
+            "runs/my_run", _choice.use_model)
 
-sel = _state.selection()  # after the choosers, which may change it
+sel = _choice.selection()  # after the choosers, which may change it
 _demo.banner(sel.demo, sel.demo_model)
 
 cohort = None

@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 import _cache
+import _choice
 import _state
 from memamba_core.app import (SEX_CHOICES, apply_filters, filter_options, held_out_default, scored_out_of_fold,
                               with_clinical)
@@ -16,7 +17,7 @@ from memamba_core.viz import format_p, km_figure
 
 st.title("Cohort survival")
 ctx = _state.require(need_model=False)
-sel = _state.selection()
+sel = _choice.selection()
 try:
     oof = scored_out_of_fold(_state.run_file("oof_predictions"), ctx.cohort.case_ids())
 except InputError as err:

@@ -4,7 +4,8 @@ from functools import partial
 
 import streamlit as st
 
-import _cache
+import _cache_clinical
+import _choice
 import _drivers
 import _patient_clinical
 import _slide_workspace
@@ -30,7 +31,7 @@ except InputError as err:
 p = ctx.cohort.patient(case_id)
 st.caption(f"Patient {md(case_id)} · " + md_join(f"{k} {v}" for k, v in p.clinical.items() if v is not None))
 
-cohort_path, cohort_stamp = _state.cohort_path(), _state.selection().cohort_stamp
+cohort_path, cohort_stamp = _state.cohort_path(), _choice.selection().cohort_stamp
 run_dir = str(run_dir_of(_state.model_path()))
 cal_stamp = calibration_stamp(run_dir)
 maps, clin = _patient_clinical.show(ctx, cohort_path, cohort_stamp, run_dir, cal_stamp, case_id)
@@ -74,7 +75,7 @@ if maps is None or clin is None:
     st.caption("The PDF report needs the run's calibration and a patient the run can score (see above).")
 else:
     st.download_button("Download the patient report (PDF, one page, research use only)",
-                       partial(_cache.patient_pdf, cohort_path, cohort_stamp, run_dir, cal_stamp, case_id),
+                       partial(_cache_clinical.patient_pdf, cohort_path, cohort_stamp, run_dir, cal_stamp, case_id),
                        f"report_{case_id}.pdf", "application/pdf", key="dl_report",
                        help="Written when you click (a few seconds): identification, calibrated survival with its band, "
                        "horizons, risk group, the slide with attention, top patches, leading gene groups and genes, run and model.")

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-import _cache
+import _cache_clinical
+import _choice
 import _state
 from memamba_core.app import calibration_stamp, run_dir_of
 from memamba_core.errors import InputError
@@ -13,19 +14,19 @@ st.title("Model quality")
 st.caption("Every number here is out-of-fold: each patient scored by the fold model that did not train on them, and "
            "calibrated by that fold's map, fitted on training patients of the fold only.")
 ctx = _state.require(need_model=False, complete=True)
-cohort_path, cohort_stamp = _state.cohort_path(), _state.selection().cohort_stamp
+cohort_path, cohort_stamp = _state.cohort_path(), _choice.selection().cohort_stamp
 try:
     run_dir = str(run_dir_of(_state.model_path()))
 except InputError as err:
     _state.show_error(err)
     st.stop()
 stamp = calibration_stamp(run_dir)
-maps, why = _cache.calibration(run_dir, stamp)
+maps, why = _cache_clinical.calibration(run_dir, stamp)
 if maps is None:
     st.warning(f"No calibration to assess: {why}", icon="⚠️")
     st.stop()
 try:
-    q = _cache.model_quality(cohort_path, cohort_stamp, run_dir, stamp)
+    q = _cache_clinical.model_quality(cohort_path, cohort_stamp, run_dir, stamp)
 except InputError as err:
     _state.show_error(err)
     st.stop()

@@ -5,14 +5,15 @@ Columns: ``variant``, ``changes`` (the model-config changes as JSON, ``{}`` for
 summaries (c_index, ipcw_c_index, integrated_brier, mean_auc), and
 ``c_index_fold_<k>`` per fold.
 
-Where it lives (the one place both writer and reader use):
+Where it lives (:attr:`RunPaths.ablations <memamba_core.runs.layout.RunPaths.ablations>`,
+the one place both writer and reader use; file names in :mod:`memamba_core.runs.layout`):
 
-- ``<out>/ablations.csv`` of an ablation folder, whose variants are the run
+- the ablation table of an ablation folder ``<out>``, whose variants are the run
   folders ``<out>/<variant>/`` (``memamba ablate``);
-- ``<run>/ablations.csv`` inside a shipped run folder: the place where the demo
-  asset ships its cross-validated ablation table (``assets/demo-model-full/ablations.csv``:
-  the table of the ablation run whose ``full`` variant has the checkpoint's recipe),
-  next to that checkpoint.
+- the same file inside a shipped run folder: the place where the demo asset ships
+  its cross-validated ablation table (in ``assets/demo-model-full/``: the table of
+  the ablation run whose ``full`` variant has the checkpoint's recipe), next to
+  that checkpoint.
 
 :func:`ablation_table` finds the table for a run folder, a fold folder, an
 ablation folder or a variant folder, whichever of these the caller holds.
@@ -84,8 +85,8 @@ def ablation_table(run_dir: str | Path) -> pd.DataFrame | None:
     """The ablation table that belongs to ``run_dir``, or None when there is none.
 
     ``run_dir`` may be a fold folder (its run folder is used), a run folder that
-    ships a table (``<run>/ablations.csv``), an ablation folder
-    (``<out>/ablations.csv``), or a variant folder ``<out>/<variant>/`` of an ablation
+    ships a table (``RunPaths(run).ablations``), an ablation folder
+    (``RunPaths(out).ablations``), or a variant folder ``<out>/<variant>/`` of an ablation
     folder whose table lists that variant.
     """
     run = Path(run_dir).expanduser().resolve()

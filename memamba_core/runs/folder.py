@@ -2,7 +2,7 @@
 
 Every final file is written atomically (temporary file + rename), so a killed
 run never leaves a half-written file under a final name; a fold's marker (meta
-or selection record) is written last. ``progress.jsonl`` is an append-only log.
+or selection record) is written last. The progress log (``RunPaths.progress``) is append-only.
 
 Resume: :meth:`RunFolder.start` with the same record on the same folder returns
 the finished folds to skip, which are never rewritten. A folder made with a

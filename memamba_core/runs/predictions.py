@@ -11,8 +11,8 @@ Other columns pass through unchanged (``event``, ``in_training`` of
 ``memamba predict``; calibrated survival on a monthly grid will be added in a
 later round under names that do not match ``S_<k>``).
 
-A fold's table (``fold_<k>/predictions.csv``), a run's out-of-fold table
-(``oof_predictions.csv``) and ``memamba predict``'s output share this format.
+A fold's table (``FoldPaths.predictions``), a run's out-of-fold table
+(``RunPaths.oof``; file names in :mod:`memamba_core.runs.layout`) and ``memamba predict``'s output share this format.
 """
 
 from __future__ import annotations

@@ -168,7 +168,7 @@ def read_oof(run_dir: str | Path) -> Predictions | None:
 
 
 def read_summary(run_dir: str | Path) -> dict | None:
-    """``summary.json`` (None before the first fold).
+    """The run's summary, ``RunPaths.summary`` (None before the first fold).
 
     A cv run: ``folds`` (per-fold metrics), ``mean``/``std`` per metric, ``pooled_c_index``,
     ``n_folds_finished``, ``complete``, plus ``cohort``, ``model``, ``fold_source``,
