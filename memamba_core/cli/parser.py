@@ -57,7 +57,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--selection", choices=choices("selection"), help=f"model selection — {_choice_help('selection')} (default {d['selection'].default})")
     g.add_argument("--max-train-patches", type=int, help=f"random patch subsample per bag when training, 0 = all (default {d['max_train_patches'].default})")
     g.add_argument("--n-bins", type=int, help="K time bins (default 4)")
-    g.add_argument("--num-threads", type=int, help="torch CPU threads, 0 = torch default")
+    _add_threads(g, None)
     g.add_argument("--folds", choices=choices("folds"), help=f"folds — {_choice_help('folds')} (default {d['folds'].default})")
     g.add_argument("--n-folds", type=int, help="number of generated folds (default 5)")
     g.add_argument("--eval-every", type=int, help="log the validation C-index every N epochs (0 = at the end only)")
@@ -70,9 +70,19 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     o = p.add_argument_group("run")
     o.add_argument("--out", type=Path, required=True, help="run folder to create or resume")
     o.add_argument("--force", action="store_true", help="if --out was made with other settings, move its results to replaced-<time>/ and start afresh")
-    o.add_argument("--no-progress", action="store_true", help=f"no progress bar (the progress log {file_names()['progress']} is written anyway)")
+    _add_no_progress(o, f" (the progress log {file_names()['progress']} is written anyway)")
     o.add_argument("--parallel", choices=choices("parallel"), default="auto",
                    help=f"under torchrun — {_choice_help('parallel')} (default auto; see docs/scale.md)")
+
+
+def _add_threads(p, default: int | None = 0, per: str = "", tip: str = "") -> None:
+    """``--num-threads`` (read by :func:`memamba_core.cli.commands.set_threads`); None: the config's value."""
+    said = "" if default is None else f"default {default}; "
+    p.add_argument("--num-threads", type=int, default=default, help=f"torch CPU threads{per} ({said}0 = torch's own choice){tip}")
+
+
+def _add_no_progress(p, note: str = "") -> None:
+    p.add_argument("--no-progress", action="store_true", help=f"no progress display{note}")
 
 
 def _add_horizons(p: argparse.ArgumentParser) -> None:
@@ -108,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="run the demo acceptance: full vs pathology-only vs genomics-only "
                    "C-index under the same 5-fold CV, and the attention AUROC against the saved truth")
     p.add_argument("--check-out", type=Path, help="folder for --check (default: the cache's demo-<profile>-acceptance)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_no_progress(p)
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("extract", help="patch features for a folder of slides (CLAM pt_files/ + h5_files/)", formatter_class=raw,
@@ -127,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", type=Path, help="local weights file for --encoder (nothing is downloaded)")
     p.add_argument("--batch-size", type=int, default=64, help="patches per encoder batch (default 64)")
     p.add_argument("--overwrite", action="store_true", help="re-extract slides already done (default: skip them)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_no_progress(p)
     p.set_defaults(func=_cmd_extract)
 
     p = sub.add_parser("train", help="cross-validate a model on a cohort into a run folder (resumable)", formatter_class=raw,
@@ -174,8 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="CSV file to write (not inside the cohort or the run)")
     p.add_argument("--fold", type=int, help="one fold of a run folder instead of who-scores-whom")
     _add_horizons(p)
-    p.add_argument("--num-threads", type=int, default=0, help="torch CPU threads (0 = torch's default; 1 is fastest on a "
-                   "busy machine, where extra threads wait for one another)")
+    _add_threads(p, tip="; 1 is fastest on a busy machine, where extra threads wait for one another")
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("calibrate", help="fit and store a run's calibration (risk → survival probabilities)", formatter_class=raw,
@@ -207,8 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="PDF file to write")
     p.add_argument("--patient", nargs="+", metavar="ID", help="only these patients (default: the whole cohort)")
     _add_horizons(p)
-    p.add_argument("--num-threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_threads(p)
+    _add_no_progress(p)
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("ablate", help=f"the ablation grid of the model config under the same CV → {files['ablations']}", formatter_class=raw,
@@ -247,8 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=10, help="top patches per patient outlined as annotations (default 10)")
     p.add_argument("--branch", default="pool", help="attention branch that colours the detections: pathology/<branch> "
                    "of the model output, e.g. pool or ranked (default pool); every branch is written as a measurement")
-    p.add_argument("--num-threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
-    p.add_argument("--no-progress", action="store_true", help="no progress line")
+    _add_threads(p)
+    _add_no_progress(p)
     p.set_defaults(func=_cmd_export_qupath)
 
     p = sub.add_parser("bench", help="training speed benchmark (writes benchmarks/results/*.json)", formatter_class=raw,
@@ -284,9 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-folds", type=int, default=5, help="generated folds (default 5)")
     p.add_argument("--seed", type=int, default=0, help="seed of generated folds (default 0)")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the CIs (default 1000)")
-    p.add_argument("--num-threads", type=int, default=1, help="torch CPU threads per process (default 1)")
+    _add_threads(p, 1, per=" per process")
     p.add_argument("--force", action="store_true", help="start over in a folder made with another protocol")
-    p.add_argument("--no-progress", action="store_true", help="no progress line")
+    _add_no_progress(p)
     p.set_defaults(func=_cmd_benchmark)
 
     p = sub.add_parser("doctor", help="device, backends in use, kernels found (or why not), and a short speed table", formatter_class=raw,
