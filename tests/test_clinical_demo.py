@@ -45,6 +45,9 @@ def test_calibrated_probabilities_beat_the_km_null_and_keep_the_ranking(demo):
     # Fold 4 (validation C-index 0.57) stays above its KM: with so little ranking no honest map can beat it.
     assert tab.loc["mean", "ibs_model"] < tab.loc["mean", "ibs_km"] - 0.01
     assert (folds["ibs_model"] < folds["ibs_km"]).sum() >= 4
+    # Paired bootstrap over each fold's 20–22 patients (gain KM − model, measured: fold 3 +0.045 [+0.016, +0.076] better,
+    # fold 4 −0.054 [−0.192, +0.060] within noise): no fold is told worse than the null.
+    assert (folds["vs_km"] != "worse").all(), folds[["ibs_gain", "ibs_gain_low", "ibs_gain_high"]]
     summary = read_summary(models.run)
     np.testing.assert_allclose(folds["c_index"], [f["c_index"] for f in summary["folds"]], atol=1e-6)  # ranking unchanged
     assert folds["c_index"].mean() >= 0.66

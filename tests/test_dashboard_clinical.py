@@ -180,10 +180,14 @@ def test_a_run_without_calibration_says_so_and_can_be_calibrated_from_the_page(a
 def test_model_quality_page(app):
     at = _ok(app("6_Model_quality.py").run())
     assert not at.error, [e.value for e in at.error]
-    for key in ("mq_calibration", "mq_brier", "mq_auc", "mq_cindex"):
+    for key in ("mq_calibration", "mq_brier", "mq_auc", "mq_gain", "mq_cindex"):
         assert _figure(at, key)["data"]
     assert float(_metric(at, "IBS, calibrated model")) > 0 and float(_metric(at, "IBS, Kaplan–Meier null")) > 0
     assert 0 <= float(_metric(at, "C-index (pooled)")) <= 1
+    per_fold = _table(at, "vs_km")
+    assert set(per_fold["vs_km"]) <= {"better", "worse", "within noise", "undefined"}
+    assert (per_fold["ibs_gain_low"] <= per_fold["ibs_gain"]).all() and (per_fold["ibs_gain"] <= per_fold["ibs_gain_high"]).all()
+    assert "paired bootstrap" in next(m.help for m in at.metric if m.label == "Folds better than KM")
     cal = _table(at, "predicted")
     assert {"predicted", "observed", "lower", "upper"} <= set(cal.columns)
     forest = [c for c in at.get("plotly_chart") if "mq_forest" in c.proto.id]

@@ -8,7 +8,9 @@ from memamba_core.errors import InputError
 from memamba_core.survival.calibration import fit_cross_fold
 from memamba_core.survival.metrics import concordance, integrated_brier, survival_at
 from memamba_core.survival.quality import (
+    brier_terms,
     brier_vs_null,
+    gain_intervals,
     calibrated_oof,
     calibration_table,
     discrimination,
@@ -45,6 +47,44 @@ def test_ibs_of_curves_matches_the_projects_step_metric():
     assert integrated_brier_curves(tt, te, t, e, survival_at(surv, cuts, grid), grid) == pytest.approx(want, rel=1e-12)
 
 
+def test_brier_terms_average_to_scikit_survivals_score():
+    rng = np.random.default_rng(3)
+    n = 60
+    t, e = rng.exponential(20, n) + 0.1, (rng.random(n) < 0.6).astype(int)
+    tt, te = np.r_[rng.exponential(25, 149) + 0.1, 10 * t.max()], np.r_[(rng.random(149) < 0.5).astype(int), 0]
+    grid = np.linspace(t.min() + 0.1, min(t.max(), tt.max()) - 0.1, 40)
+    surv = np.exp(-np.outer(rng.uniform(0.01, 0.1, n), grid))
+    terms = brier_terms(tt, te, t, e, surv, grid)
+    assert terms.shape == (n,) and (terms >= 0).all()
+    assert terms.mean() == pytest.approx(integrated_brier_curves(tt, te, t, e, surv, grid), rel=1e-10)
+    # a patient censored before the first time contributes nothing; a perfect prediction scores 0
+    t2, e2 = np.r_[t, grid[0] / 2], np.r_[e, 0]
+    assert brier_terms(tt, te, t2, e2, np.r_[surv, surv[:1]], grid)[-1] == 0.0
+    alive = np.r_[t, 10 * grid[-1]]
+    assert brier_terms(tt, te, alive, np.r_[e, 0], np.r_[surv, np.ones((1, grid.size))], grid)[-1] == 0.0
+    with pytest.raises(InputError, match="missing or infinite"):
+        brier_terms(tt, te, t, e, np.where(surv > 0.5, np.nan, surv), grid)
+    with pytest.raises(InputError, match="test follow-up"):
+        brier_terms(tt, te, t, e, surv, grid + 1000)
+
+
+def test_gain_intervals_are_seeded_and_cover_what_they_should():
+    rng = np.random.default_rng(4)
+    better = {0: rng.normal(0.05, 0.02, 40), 1: rng.normal(0.05, 0.02, 40)}
+    noise = {0: rng.normal(0.0, 0.05, 20), 1: rng.normal(0.0, 0.05, 20), 2: rng.normal(0.0, 0.05, 20)}
+    folds, (lo, hi) = gain_intervals(better, n_boot=500, seed=1)
+    assert all(a > 0 for a, _ in folds.values()) and 0 < lo < 0.05 < hi
+    assert gain_intervals(better, n_boot=500, seed=1) == (folds, (lo, hi))
+    folds, (lo, hi) = gain_intervals(noise, n_boot=500, seed=1)
+    assert all(a < 0 < b for a, b in folds.values()) and lo < 0 < hi
+    # the mean over folds pools their patients: narrower than any fold's own interval
+    assert hi - lo < min(b - a for a, b in folds.values())
+    with pytest.raises(InputError, match="no finite"):
+        gain_intervals({0: [0.1, np.nan]})
+    with pytest.raises(InputError, match="level"):
+        gain_intervals(better, level=1.0)
+
+
 def test_informative_scores_beat_the_km_null_in_every_fold():
     oof, _, _ = oof_run()
     tab = brier_vs_null(oof)
@@ -53,12 +93,27 @@ def test_informative_scores_beat_the_km_null_in_every_fold():
     assert (folds["ibs_model"] < folds["ibs_km"]).all()
     assert tab.loc["mean", "ibs_gain"] > 0.01
     assert tab.loc["mean", "n"] == 500
+    assert ((tab["ibs_gain_low"] < tab["ibs_gain"]) & (tab["ibs_gain"] < tab["ibs_gain_high"])).all()
+    # the pooled mean is told from the null with 100 patients a fold; with 400 a fold, every fold is
+    assert tab.loc["mean", "ibs_gain_low"] > 0
+    assert tab.loc["mean", "vs_km"] == "better"
+    assert set(tab["vs_km"]) <= {"better", "within noise"}
+    big = brier_vs_null(oof_run(n=2000)[0])
+    assert (big["ibs_gain_low"] > 0).all() and (big["vs_km"] == "better").all()
+    assert ((big["ibs_gain_high"] - big["ibs_gain_low"]) < (tab["ibs_gain_high"] - tab["ibs_gain_low"])).all()
+
+
+def test_a_model_ranking_backwards_is_told_worse_than_the_null():
+    _, frame, maps = oof_run()
+    tab = brier_vs_null(calibrated_oof(frame.assign(risk=-frame["risk"]), maps))  # the maps trust a ranking that is reversed
+    assert (tab["ibs_gain_high"] < 0).all() and (tab["vs_km"] == "worse").all()
 
 
 def test_noise_scores_calibrate_to_about_the_null():
     oof, _, maps = oof_run(signal=0.0)
     tab = brier_vs_null(oof)
     assert abs(tab.loc["mean", "ibs_gain"]) < 0.01  # no signal: the map falls back to (almost) KM
+    assert tab.loc["mean", "ibs_gain_low"] < 0.002 and tab.loc["mean", "ibs_gain_high"] > -0.002  # not told from the null
     assert all(abs(m.fit.beta) < 0.3 for m in maps.values())
 
 

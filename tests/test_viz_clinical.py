@@ -9,7 +9,7 @@ from memamba_core.survival.km import km_curve
 from memamba_core.survival.clinical_terms import predict_one_model
 from memamba_core.survival.cox import MODEL_TERM, added_value
 from memamba_core.survival.quality import brier_vs_null, calibration_table, discrimination, td_auc
-from memamba_core.viz.calibration import brier_figure, c_index_figure, calibration_figure, td_auc_figure
+from memamba_core.viz.calibration import brier_figure, c_index_figure, calibration_figure, ibs_gain_figure, td_auc_figure
 from memamba_core.viz.forest import forest_figure
 from memamba_core.viz.prediction import prediction_figure
 from memamba_core.viz.text import plain_label
@@ -37,6 +37,13 @@ def test_brier_td_auc_and_c_index_figures(oof):
     fig = brier_figure(tab)
     assert [t.name for t in fig.data] == ["model (calibrated)", "Kaplan–Meier null"]
     assert list(fig.data[0].x)[-1] == "mean" and fig.data[1].y[-1] == pytest.approx(tab.loc["mean", "ibs_km"])
+    fig = ibs_gain_figure(tab)
+    pts = fig.data[0]
+    assert list(pts.y) == ["fold 0", "fold 1", "fold 2", "fold 3", "fold 4", "mean"]
+    np.testing.assert_allclose(pts.x, tab["ibs_gain"])
+    np.testing.assert_allclose(np.asarray(pts.x) + np.asarray(pts.error_x.array), tab["ibs_gain_high"])
+    np.testing.assert_allclose(np.asarray(pts.x) - np.asarray(pts.error_x.arrayminus), tab["ibs_gain_low"])
+    assert [c[2] for c in pts.customdata] == list(tab["vs_km"])
     times, auc, mean = td_auc(oof)
     fig = td_auc_figure(times, auc, mean)
     assert list(fig.data[0].y) == list(auc) and f"{mean:.3f}" in fig.layout.title.text

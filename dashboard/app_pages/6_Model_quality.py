@@ -7,7 +7,7 @@ import _choice
 import _state
 from memamba_core.app import calibration_stamp, run_dir_of
 from memamba_core.errors import InputError
-from memamba_core.viz.calibration import brier_figure, c_index_figure, calibration_figure, td_auc_figure
+from memamba_core.viz.calibration import brier_figure, c_index_figure, calibration_figure, ibs_gain_figure, td_auc_figure
 from memamba_core.viz.forest import forest_figure
 
 st.title("Model quality")
@@ -37,7 +37,12 @@ mean = q.brier.loc["mean"]
 m = st.columns(4)
 m[0].metric("IBS, calibrated model", f"{mean['ibs_model']:.3f}", help="Integrated Brier score, mean over folds (lower is better).")
 m[1].metric("IBS, Kaplan–Meier null", f"{mean['ibs_km']:.3f}", help="The training patients' KM curve given to everyone.")
-m[2].metric("Folds better than KM", f"{int((q.brier.drop(index='mean')['ibs_gain'] > 0).sum())} of {len(q.per_fold_c)}")
+folds = q.brier.drop(index="mean")
+verdicts = folds["vs_km"].value_counts()
+m[2].metric("Folds better than KM", f"{int((folds['ibs_gain'] > 0).sum())} of {len(folds)}",
+            help=f"IBS below the null's. With a 95 % paired bootstrap over each fold's patients: {verdicts.get('better', 0)} "
+                 f"clearly better, {verdicts.get('worse', 0)} clearly worse, {verdicts.get('within noise', 0)} within noise; "
+                 f"the mean over folds: {mean['vs_km']}.")
 m[3].metric("C-index (pooled)", f"{q.c_index.value:.3f}", help=f"{q.c_index.level:.0%} bootstrap CI "
             f"{q.c_index.low:.3f}–{q.c_index.high:.3f} ({q.c_index.n_boot} resamples), on the scale-free scores.")
 
@@ -54,7 +59,13 @@ with left:
 with right:
     times, auc, mean_auc = q.auc
     st.plotly_chart(td_auc_figure(times, auc, mean_auc), key="mq_auc")
-st.plotly_chart(c_index_figure(q.per_fold_c, q.c_index), key="mq_cindex")
+left, right = st.columns(2)
+with left:
+    st.plotly_chart(ibs_gain_figure(q.brier), key="mq_gain")
+with right:
+    st.plotly_chart(c_index_figure(q.per_fold_c, q.c_index), key="mq_cindex")
+st.caption("A fold of a few dozen patients rarely tells a calibrated model from the Kaplan–Meier null: an interval "
+           "holding 0 means these patients cannot tell them apart.")
 with st.expander("Per-fold table"):
     st.dataframe(q.brier.reset_index().astype({"fold": str}).round(4), hide_index=True, key="mq_brier_table")
 

@@ -8,7 +8,9 @@ frames and arrays; figures in :mod:`memamba_core.viz.calibration`):
 - :func:`brier_vs_null` — per fold, the integrated Brier score of the
   calibrated curves and of the Kaplan–Meier curve of the fold's training
   patients given to everyone (the null model), same evaluation times, same
-  IPCW weights (the fold's training patients), and the fold's C-index;
+  IPCW weights (the fold's training patients), the gain's paired bootstrap
+  interval over the fold's patients (:func:`brier_terms`, :func:`gain_intervals`),
+  and the fold's C-index;
 - :func:`calibration_table` — at each horizon, per risk quintile: the mean
   predicted survival against the observed Kaplan–Meier survival with its 95 % CI;
 - :func:`td_auc` — cumulative/dynamic AUC(t) of the calibrated 1 − S(t) over time;
@@ -36,6 +38,8 @@ __all__ = [
     "training_of_folds",
     "integrated_brier_curves",
     "km_null_curves",
+    "brier_terms",
+    "gain_intervals",
     "brier_vs_null",
     "calibration_table",
     "td_auc",
@@ -110,12 +114,7 @@ def training_of_folds(oof: OOFSurvival) -> dict[int, tuple[np.ndarray, np.ndarra
     return {k: (oof.times[oof.fold != k], oof.events[oof.fold != k]) for k in sorted(set(oof.fold.tolist()))}
 
 
-def integrated_brier_curves(train_times, train_events, times, events, survival, eval_times) -> float:
-    """Integrated Brier score of survival functions evaluated at ``eval_times`` (scikit-survival, IPCW from the training patients).
-
-    Args:
-        survival: (P, T) S(t) of each test patient at the (T,) ``eval_times``.
-    """
+def _brier_inputs(train_times, train_events, times, events, survival, eval_times):
     tt, te = _check_times_events(train_times, train_events, "training data")
     t, e = _check_times_events(times, events, "test data")
     grid = np.asarray(eval_times, dtype=float).reshape(-1)
@@ -126,10 +125,85 @@ def integrated_brier_curves(train_times, train_events, times, events, survival, 
         raise InputError("survival has missing or infinite values.")
     if grid.size < 2 or grid.min() < t.min() or grid.max() >= t.max():
         raise InputError(f"evaluation times must be ≥ 2 times in [{t.min():.3g}, {t.max():.3g}) months (the test follow-up).")
+    return tt, te, t, e, s, grid
+
+
+def integrated_brier_curves(train_times, train_events, times, events, survival, eval_times) -> float:
+    """Integrated Brier score of survival functions evaluated at ``eval_times`` (scikit-survival, IPCW from the training patients).
+
+    Args:
+        survival: (P, T) S(t) of each test patient at the (T,) ``eval_times``.
+    """
+    tt, te, t, e, s, grid = _brier_inputs(train_times, train_events, times, events, survival, eval_times)
     try:
         return _finite(integrated_brier_score(_surv(tt, te), _surv(t, e), s, grid), "integrated Brier score")
     except ValueError as err:
         raise InputError(f"integrated Brier score cannot be computed ({err}).") from err
+
+
+def brier_terms(train_times, train_events, times, events, survival, eval_times) -> np.ndarray:
+    """(P,) each test patient's share of the integrated Brier score: their mean is :func:`integrated_brier_curves`.
+
+    The same terms as scikit-survival's ``integrated_brier_score`` (Graf et al.
+    1999), kept per patient so that the score can be resampled by patient: at
+    each time t, ``S_i(t)² / G(T_i)`` for a patient with an event by t,
+    ``(1 − S_i(t))² / G(t)`` for one still followed after t, 0 for one censored
+    before t (G: the training patients' censoring survival, as
+    ``CensoringDistributionEstimator``), then the trapezoid rule over the (T,)
+    ``eval_times`` divided by their range. ``survival``: (P, T).
+    """
+    from sksurv.nonparametric import CensoringDistributionEstimator
+
+    tt, te, t, e, s, grid = _brier_inputs(train_times, train_events, times, events, survival, eval_times)
+    try:
+        cens = CensoringDistributionEstimator().fit(_surv(tt, te))
+        g_grid, g_own = cens.predict_proba(grid), cens.predict_proba(t)
+    except ValueError as err:
+        raise InputError(f"integrated Brier score cannot be computed ({err}).") from err
+    g_grid[g_grid == 0], g_own[g_own == 0] = np.inf, np.inf
+    case = (t[:, None] <= grid[None, :]) & (e[:, None] == 1)
+    control = t[:, None] > grid[None, :]
+    per_time = np.square(s) * case / g_own[:, None] + np.square(1.0 - s) * control / g_grid[None, :]  # (P, T)
+    terms = np.trapezoid(per_time, grid, axis=1) / (grid[-1] - grid[0])
+    if not np.isfinite(terms).all():
+        raise InputError("integrated Brier score cannot be computed (the censoring distribution reaches zero inside the evaluation times).")
+    return terms
+
+
+def gain_intervals(diffs: dict, *, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[dict, tuple[float, float]]:
+    """Paired percentile bootstrap of per-patient differences, per fold and for the mean over folds.
+
+    ``diffs``: fold → (P_k,) per-patient differences (e.g. KM null's Brier term
+    minus the model's, :func:`brier_terms`). Each fold's patients are resampled
+    with replacement (``n_boot`` times, seeded); the fold's interval is the
+    percentile interval of the resampled means, and the mean-over-folds
+    interval uses the same resamples, drawn in every fold at once (a bootstrap
+    stratified by fold). The model, its calibration, the evaluation times and
+    the censoring weights are held fixed: the interval is the noise of *these
+    validation patients*, not of the training.
+
+    Returns:
+        (fold → (low, high), (low, high) of the mean over folds).
+    """
+    if not 0 < level < 1:
+        raise InputError(f"level must be in (0, 1), got {level}.")
+    if n_boot < 10:
+        raise InputError(f"n_boot must be at least 10, got {n_boot}.")
+    if not diffs:
+        raise InputError("no fold to resample.")
+    rng = np.random.default_rng(seed)
+    a = (1 - level) / 2
+    draws, out = [], {}
+    for k, d in diffs.items():
+        d = np.asarray(d, dtype=float).reshape(-1)
+        if d.size == 0 or not np.isfinite(d).all():
+            raise InputError(f"fold {k}: no finite per-patient differences to resample.")
+        means = d[rng.integers(0, d.size, size=(n_boot, d.size))].mean(axis=1)  # (n_boot,)
+        draws.append(means)
+        lo, hi = np.quantile(means, [a, 1 - a])
+        out[k] = (float(lo), float(hi))
+    lo, hi = np.quantile(np.mean(draws, axis=0), [a, 1 - a])
+    return out, (float(lo), float(hi))
 
 
 def km_null_curves(train_times, train_events, n: int, eval_times) -> np.ndarray:
@@ -139,16 +213,30 @@ def km_null_curves(train_times, train_events, n: int, eval_times) -> np.ndarray:
     return np.tile(row, (n, 1))
 
 
-def brier_vs_null(oof: OOFSurvival, train: dict[int, tuple[np.ndarray, np.ndarray]] | None = None) -> pd.DataFrame:
-    """Per fold: n, events, IBS of the calibrated curves, IBS of the KM null, their difference, C-index; a ``mean`` row last.
+def brier_vs_null(
+    oof: OOFSurvival,
+    train: dict[int, tuple[np.ndarray, np.ndarray]] | None = None,
+    *,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Per fold: n, events, IBS of the calibrated curves, IBS of the KM null, their difference with its interval, C-index; a ``mean`` row last.
 
     ``train``: fold → (times, events) of its training patients (default :func:`training_of_folds`).
     Evaluation times: 50 evenly spaced inside the fold's validation follow-up
     and below its last training time (as :func:`memamba_core.survival.metrics.integrated_brier`).
-    A fold where a score is undefined gets NaN and is left out of the mean.
+    ``ibs_gain`` = ``ibs_km − ibs_model`` (> 0: the model beats the null);
+    ``ibs_gain_low``/``ibs_gain_high``: its ``level`` paired bootstrap interval
+    over the fold's validation patients (:func:`gain_intervals`; the mean row's
+    from the same resamples, stratified by fold) — an interval holding 0 means
+    the fold cannot tell the model from the null; ``vs_km`` says it in words
+    (``better`` / ``worse``: the interval is above / below 0; ``within noise``;
+    ``undefined``). A fold where a score is undefined gets NaN and is left out
+    of the mean and its interval.
     """
     train = train or training_of_folds(oof)
-    rows = []
+    rows, diffs = [], {}
     for k in sorted(set(oof.fold.tolist())):
         sel = oof.fold == k
         t, e = oof.times[sel], oof.events[sel]
@@ -156,8 +244,10 @@ def brier_vs_null(oof: OOFSurvival, train: dict[int, tuple[np.ndarray, np.ndarra
         row = {"fold": k, "n": int(sel.sum()), "events": int(e.sum())}
         try:
             grid = _eval_grid(t, np.asarray(tt, float))
-            row["ibs_model"] = integrated_brier_curves(tt, te, t, e, oof.maps[k].survival(oof.risk[sel], grid), grid)
-            row["ibs_km"] = integrated_brier_curves(tt, te, t, e, km_null_curves(tt, te, t.size, grid), grid)
+            model, null = oof.maps[k].survival(oof.risk[sel], grid), km_null_curves(tt, te, t.size, grid)
+            row["ibs_model"] = integrated_brier_curves(tt, te, t, e, model, grid)
+            row["ibs_km"] = integrated_brier_curves(tt, te, t, e, null, grid)
+            diffs[k] = brier_terms(tt, te, t, e, null, grid) - brier_terms(tt, te, t, e, model, grid)
         except InputError:
             row["ibs_model"] = row["ibs_km"] = np.nan
         try:
@@ -167,9 +257,22 @@ def brier_vs_null(oof: OOFSurvival, train: dict[int, tuple[np.ndarray, np.ndarra
         rows.append(row)
     df = pd.DataFrame(rows)
     df["ibs_gain"] = df["ibs_km"] - df["ibs_model"]
+    df["ibs_gain_low"] = df["ibs_gain_high"] = np.nan
     mean = df.drop(columns="fold").mean(numeric_only=True).to_dict()
+    if diffs:
+        per_fold, (mean["ibs_gain_low"], mean["ibs_gain_high"]) = gain_intervals(diffs, n_boot=n_boot, level=level, seed=seed)
+        for k, (lo, hi) in per_fold.items():
+            df.loc[df["fold"] == k, ["ibs_gain_low", "ibs_gain_high"]] = lo, hi
     mean.update({"fold": "mean", "n": int(df["n"].sum()), "events": int(df["events"].sum())})
-    return pd.concat([df, pd.DataFrame([mean])], ignore_index=True).set_index("fold")
+    out = pd.concat([df, pd.DataFrame([mean])], ignore_index=True).set_index("fold")
+    out["vs_km"] = [_verdict(lo, hi) for lo, hi in zip(out["ibs_gain_low"], out["ibs_gain_high"])]
+    return out
+
+
+def _verdict(low: float, high: float) -> str:
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "undefined"
+    return "better" if low > 0 else "worse" if high < 0 else "within noise"
 
 
 def _km_at(times, events, h: float) -> tuple[float, float, float]:

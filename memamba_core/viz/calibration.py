@@ -3,6 +3,7 @@
 - :func:`calibration_figure` — predicted vs observed survival per risk group, one panel per horizon;
 - :func:`td_auc_figure` — AUC(t) over time;
 - :func:`brier_figure` — per fold, the integrated Brier score of the model beside the Kaplan–Meier null's;
+- :func:`ibs_gain_figure` — per fold and the mean, how much lower the model's IBS is than the null's, with its bootstrap interval;
 - :func:`c_index_figure` — per-fold C-index and the pooled one with its bootstrap CI.
 
 Every builder takes the frames / arrays those functions return and returns a
@@ -18,7 +19,7 @@ from plotly.subplots import make_subplots
 
 from ..survival.metrics import Estimate
 
-__all__ = ["calibration_figure", "td_auc_figure", "brier_figure", "c_index_figure"]
+__all__ = ["calibration_figure", "td_auc_figure", "brier_figure", "ibs_gain_figure", "c_index_figure"]
 
 _MODEL, _NULL = "#b2182b", "#777777"
 
@@ -74,6 +75,31 @@ def brier_figure(table: pd.DataFrame) -> go.Figure:
     ])
     fig.update_layout(barmode="group", title=dict(text="Integrated Brier score (out-of-fold; lower is better)", font=dict(size=14)),
                       template="plotly_white", yaxis_title="IBS", height=340, margin=dict(l=10, r=10, t=50, b=40))
+    return fig
+
+
+def ibs_gain_figure(table: pd.DataFrame, level: float = 0.95) -> go.Figure:
+    """Per fold and the mean: the Kaplan–Meier null's IBS minus the model's (> 0: the model is better), with its interval.
+
+    ``table``: :func:`memamba_core.survival.quality.brier_vs_null`'s frame (``ibs_gain``, ``ibs_gain_low``/``_high``,
+    ``vs_km``); ``level``: the interval's level, for the labels.
+    """
+    labels = [str(i) if i == "mean" else f"fold {i}" for i in table.index]
+    gain = table["ibs_gain"].to_numpy(float)
+    lo, hi = table["ibs_gain_low"].to_numpy(float), table["ibs_gain_high"].to_numpy(float)
+    colour = {"better": _MODEL, "worse": "#2166ac"}
+    fig = go.Figure()
+    fig.add_vline(x=0, line=dict(color="#bbb", dash="dot"))
+    fig.add_trace(go.Scatter(
+        x=gain, y=labels, mode="markers", marker=dict(size=10, color=[colour.get(v, _NULL) for v in table["vs_km"]],
+                                                      symbol=["diamond" if i == "mean" else "circle" for i in table.index]),
+        error_x=dict(type="data", symmetric=False, array=hi - gain, arrayminus=gain - lo, color="#555555"),
+        customdata=np.stack([lo, hi, table["vs_km"].to_numpy(str)], axis=1), showlegend=False,
+        hovertemplate="%{y}: KM − model %{x:+.3f} (%{customdata[0]:+.3f} to %{customdata[1]:+.3f}): %{customdata[2]}<extra></extra>",
+    ))
+    fig.update_layout(title=dict(text=f"IBS gain over Kaplan–Meier ({level:.0%} paired bootstrap; right of 0: model better)",
+                                 font=dict(size=14)), template="plotly_white", xaxis_title="IBS of KM − IBS of the model",
+                      yaxis=dict(autorange="reversed"), height=120 + 30 * len(labels), margin=dict(l=10, r=10, t=50, b=40))
     return fig
 
 

@@ -25,7 +25,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 EXCEPTION = '[data-testid="stException"]'
 PAGES = {"Home": "", "Cohort survival": "Cohort_survival", "Patient": "Patient", "Transport map": "Transport_map",
-         "Ablations": "Ablations", "Train / evaluate": "Train_evaluate"}  # sidebar title → URL path
+         "Ablations": "Ablations", "Train / evaluate": "Train_evaluate", "Model quality": "Model_quality"}  # sidebar title → URL path
 
 
 def chromium_path() -> str | None:

@@ -1,4 +1,4 @@
-"""The real dashboard in headless Debian chromium (Playwright): every page, a patient, a patch click, an ablation.
+"""The real dashboard in headless Debian chromium (Playwright): every page, a patient, a patch click, an ablation, model quality.
 
 Skips when chromium is missing, except under CI=true, where it fails (CI installs it).
 Screenshots go to the test's temp folder (the benchmark keeps its own under benchmarks/results/).
@@ -78,6 +78,12 @@ def test_every_page_patient_patch_and_ablation(server, tmp_path):
         driver.wait_text(page, "scan_reverse → False")
         driver.wait_charts(page, 1)
         shot("ablations")
+
+        driver.goto_page(page, "Model quality")
+        driver.wait_text(page, "Calibration by risk quintile")
+        driver.wait_charts(page, 5)  # calibration, IBS, AUC(t), IBS gain with its interval, C-index
+        driver.wait_text(page, "cannot tell them apart")
+        shot("model_quality")
 
         driver.goto_page(page, "Train / evaluate")
         driver.wait_text(page, "New cross-validated run")
