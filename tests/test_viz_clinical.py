@@ -1,7 +1,6 @@
 """Figure builders of the calibration views, the forest plot and the patient prediction."""
 
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
