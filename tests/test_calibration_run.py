@@ -5,6 +5,7 @@ import json
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from memamba_core.errors import InputError
@@ -43,6 +44,16 @@ def test_training_stores_the_calibration_once_every_fold_is_finished(run):
     for k, m in cal.maps.items():
         assert m.fit.beta == pytest.approx(fresh[k].fit.beta, rel=1e-9, abs=1e-12)
         np.testing.assert_allclose(m.reference, fresh[k].reference)
+
+
+def test_patients_validated_in_two_folds_are_refused(run):
+    """The other folds' predictions are training patients of fold k only when no patient is validated twice."""
+    cohort, path = run
+    oof = read_oof(path).frame
+    first = oof[oof.fold == 0].head(2)
+    twice = pd.concat([oof, first.assign(fold=1)], ignore_index=True)
+    with pytest.raises(InputError, match=rf"patient\(s\) {first.case_id.iloc[0]}, {first.case_id.iloc[1]} are validation patients of more than one fold"):
+        calibrate_run(RunModels.load(path), cohort, twice)
 
 
 def test_fold_k_map_never_sees_fold_k_validation_outcomes(run):

@@ -12,7 +12,7 @@ import pytest
 from memamba_core.cli import main as cli_main
 from memamba_core.errors import InputError
 from memamba_core.models.coxnet import ElasticNetCox
-from memamba_core.runs import read_selection, RunPaths
+from memamba_core.runs import read_selection, read_summary, RunPaths
 from memamba_core.train.leaderboard import (CohortSpec, Protocol, cell_dir, parse_cohort_arg, plan_cells, run_benchmark)
 from memamba_core.train.leaderboard_table import TABLE_FILES, paired_gaps
 from tests._cohort_fixtures import make_clam_cohort, make_survpath_cohort
@@ -57,6 +57,14 @@ def test_leaderboard_end_to_end_and_resume(stad_like, tmp_path):
     # the fixture's survival follows age exactly (time 5 + 7 i, age 40 + i): the clinical Cox model orders OS perfectly
     cox = rows.set_index(["endpoint", "model"]).loc[("os", "clinical_cox")]
     assert cox["mean_c_index"] == pytest.approx(1.0)
+    # every cell calibrated the same way, or says why not; a perfect ranking calibrated beats the KM null beyond noise
+    assert (rows["ibs_calibrated"].notna() | rows["calibration_error"].notna()).all()
+    assert cox["ibs_calibrated"] < cox["ibs_km"] and cox["ibs_gain_low"] > 0 and cox["vs_km"] == "better"
+    assert cox["ibs_calibrated"] < cox["integrated_brier"]  # its own Breslow curves, fitted in-sample, are worse
+    md = (out / TABLE_FILES["md"]).read_text()
+    assert "IBS, calibrated" in md and "IBS, KM null" in md
+    summary = read_summary(cell_dir(out, "tcga_test/os/clinical_cox"))
+    assert summary["calibrated"]["mean"]["ibs_model"] == pytest.approx(cox["ibs_calibrated"])
     # a rerun trains nothing: every fold's marker stays as written
     before = {m: _selections(out, f"tcga_test/os/{m}") for m in models}
     run_benchmark([CohortSpec(stad_like, ("os", "dss"))], models, out, FAST)

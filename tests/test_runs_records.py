@@ -81,9 +81,13 @@ def test_run_record_round_trips_exactly_and_names_its_kind(tmp_path):
 def test_selection_round_trips_and_checks_its_winner():
     d = {"fold": 0, "chosen": "a", "inner_scores": {"a": {"mean": 0.6, "inner": [0.6]}}, "metrics": {"c_index": 0.7},
          "cuts": [1.0, 2.0, 3.0], "member_c_index": [0.7], "n_train": 10, "n_val": 3, "val_case_ids": ["x"],
-         "seconds": 2.0, "later": True}
+         "seconds": 2.0, "reference_risk": [0.1, -0.3], "later": True}
     sel = Selection.from_dict(d)
-    assert sel.to_dict() == d and sel.chosen_inner_mean == 0.6
+    assert sel.to_dict() == d and sel.chosen_inner_mean == 0.6 and sel.reference_risk == (0.1, -0.3)
+    old = {k: v for k, v in d.items() if k != "reference_risk"}  # written before reference risks were kept
+    assert Selection.from_dict(old).reference_risk == ()
+    with pytest.raises(InputError, match=r"'reference_risk'\[1\] is nan"):
+        Selection.from_dict({**d, "reference_risk": [0.1, float("nan")]})
     with pytest.raises(InputError, match="chosen candidate 'b' has no inner score"):
         Selection.from_dict({**d, "chosen": "b"})
 

@@ -192,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "folds' out-of-fold predictions: each scored by a model that did not train on them; docs/calibration.md) "
                        "and store it with the run, with the out-of-fold patients' calibrated monthly survival. "
                        "`memamba train` does this after its last fold; use this command for an older run or after "
-                       "retraining a fold.",
+                       "retraining a fold. A nested run (`memamba benchmark` cells; no weights) is calibrated from the "
+                       "reference risks its folds kept, and its summary gets the calibrated IBS against the Kaplan–Meier null.",
                        epilog=f"inputs:  RUN — a finished run folder; COHORT — the cohort it was trained on.\n"
                        f"outputs: RUN/{files['calibration']} (the maps) and RUN/{files['calibrated_oof']} "
                        "(case_id, fold, risk, percentile, risk_group, surv_0m … surv_<M>m).\n\n"

@@ -228,8 +228,12 @@ class RunFolder:
         if frames:
             write_predictions_csv(self.paths.oof, oof)
         summary = summarize([self.fold_record(k) for k in ks], oof)
-        atomic_write_text(self.paths.summary, _json(summary))
+        self.write_summary(summary)
         return summary
+
+    def write_summary(self, summary: dict) -> None:
+        """Write the run's summary (atomically)."""
+        atomic_write_text(self.paths.summary, _json(summary))
 
 
 def write_fold_meta(fold: FoldPaths, meta: FoldMeta) -> None:

@@ -19,8 +19,10 @@ Run folder (``memamba train``; ``memamba_core.train.cv``)::
     <run>/.lock                      held while a process trains into the folder
     <run>/replaced-<UTC time>/       earlier results moved aside by ``--force``
 
-A nested run (``memamba_core.train.nested``) has no weights and no ``meta.json``;
-its fold marker is ``fold_<k>/selection.json``.
+A nested run (``memamba_core.train.nested``, ``memamba benchmark`` cells) has no weights
+and no ``meta.json``; its fold marker is ``fold_<k>/selection.json``, which also keeps the
+final model's risks of its training patients, from which the run's calibration files
+are written once every fold is finished.
 
 Ablation folder (``memamba ablate``; ``memamba_core.train.ablate``)::
 

@@ -232,7 +232,10 @@ class Selection:
     """``fold_<k>/selection.json`` of a nested run: every candidate's inner scores, the winner, its metrics.
 
     ``inner_scores``: candidate → ``{"mean": float | None, "inner": [C-index per inner fold]}``;
-    ``member_c_index``: the validation C-index of each ensemble seed.
+    ``member_c_index``: the validation C-index of each ensemble seed; ``reference_risk``: (n_train,) the
+    final model's risks of its own training patients — the scale of its scale-free score when the run's
+    out-of-fold predictions are calibrated (a nested run keeps no weights to recompute them); empty in a
+    record written before they were kept.
     """
 
     fold: int
@@ -245,6 +248,7 @@ class Selection:
     n_val: int = 0
     val_case_ids: tuple[str, ...] = ()
     seconds: float | None = None
+    reference_risk: tuple[float, ...] = ()
     extra: dict = field(default_factory=dict)
 
     @property
@@ -270,6 +274,8 @@ class Selection:
         known["cuts"] = _cuts(known["cuts"], source)
         if "val_case_ids" in known:
             known["val_case_ids"] = _ids(known["val_case_ids"], source, "val_case_ids")
+        if "reference_risk" in known:
+            known["reference_risk"] = _finite_numbers(known["reference_risk"], source, "reference_risk")
         if known["chosen"] not in known["inner_scores"]:
             raise InputError(f"{source}: the chosen candidate {known['chosen']!r} has no inner score; rerun this fold.")
         return cls(**known, extra=extra)

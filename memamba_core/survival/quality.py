@@ -41,6 +41,7 @@ __all__ = [
     "brier_terms",
     "gain_intervals",
     "brier_vs_null",
+    "brier_record",
     "calibration_table",
     "td_auc",
     "discrimination",
@@ -267,6 +268,27 @@ def brier_vs_null(
     out = pd.concat([df, pd.DataFrame([mean])], ignore_index=True).set_index("fold")
     out["vs_km"] = [_verdict(lo, hi) for lo, hi in zip(out["ibs_gain_low"], out["ibs_gain_high"])]
     return out
+
+
+def brier_record(table: pd.DataFrame) -> dict:
+    """:func:`brier_vs_null`'s frame as plain JSON: ``{"folds": [{"fold", "n", "events", "ibs_model", "ibs_km",
+    "ibs_gain", "ibs_gain_low", "ibs_gain_high", "vs_km", "c_index"}, …], "mean": {… the same without "fold"},
+    "folds_better": …, "folds_worse": …}`` (NaN → None)."""
+
+    def row(r) -> dict:
+        out = {}
+        for c, v in r.items():
+            if c == "vs_km":
+                out[c] = str(v)
+            elif c in ("n", "events"):
+                out[c] = int(v)
+            else:
+                out[c] = float(v) if np.isfinite(v) else None
+        return out
+
+    folds = [{"fold": int(k), **row(r)} for k, r in table.drop(index="mean").iterrows()]
+    return {"folds": folds, "mean": row(table.loc["mean"]),
+            "folds_better": sum(f["vs_km"] == "better" for f in folds), "folds_worse": sum(f["vs_km"] == "worse" for f in folds)}
 
 
 def _verdict(low: float, high: float) -> str:

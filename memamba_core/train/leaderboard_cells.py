@@ -25,6 +25,7 @@ from .evaluate import fold_metrics
 from .leaderboard import NEURAL, Cell, Protocol, cell_dir
 from .loop import _c_index
 from .nested import fit_ensemble
+from .scoring import calibrate_finished
 
 __all__ = ["run_cell", "cell_complete"]
 
@@ -51,13 +52,17 @@ def _features(cohort: Cohort) -> dict:
     return {"gene_groups": len(g.names), "genomic_columns": len(g.all_columns), "groups_sha256": hashlib.sha256(blob).hexdigest()[:16]}
 
 
+# A fold fit: (validation ids, risk (P,), survival (P, K), cuts, chosen, inner scores, member C-indices, extra,
+# the risks of the fold's own training patients (n_train,) — the scale of the calibration's scale-free score).
+
+
 def _neural_fold(cell: Cell, protocol: Protocol, cohort: Cohort, split: Split, k: int) -> tuple:
     cfg = protocol.train_config(cell.model)
     data = prepare_fold(cohort, cfg, resolve_model_config(cohort, cfg), split.train, split.val)
-    risk, surv, members = fit_ensemble(cohort, cfg, data, k, protocol.ensemble, Dist())  # a cell trains alone on its rank
+    risk, surv, members, train_risk = fit_ensemble(cohort, cfg, data, k, protocol.ensemble, Dist(), reference=True)  # a cell trains alone on its rank
     times, cens = [e.time for e in data.val], [e.censorship for e in data.val]
     return ([e.case_id for e in data.val], risk, surv, data.cuts, "fixed recipe", {"fixed recipe": {"mean": None, "inner": []}},
-            [_c_index(times, cens, r) for r in members], {})
+            [_c_index(times, cens, r) for r in members], {}, train_risk)
 
 
 def _cox_fold(cell: Cell, protocol: Protocol, cohort: Cohort, split: Split, k: int) -> tuple:
@@ -76,7 +81,7 @@ def _cox_fold(cell: Cell, protocol: Protocol, cohort: Cohort, split: Split, k: i
     cuts = bin_edges(t, cens, protocol.n_bins)
     risk = m.predict_risk(Xv)
     surv = m.predict_survival(Xv, np.append(cuts, t.max()))  # S at the K−1 cut-points, then the last training time
-    return va, risk, surv, cuts, m.chosen_, m.inner_scores_, [], {"n_nonzero": m.n_nonzero_}
+    return va, risk, surv, cuts, m.chosen_, m.inner_scores_, [], {"n_nonzero": m.n_nonzero_}, m.predict_risk(X)
 
 
 def run_cell(cell: Cell, protocol: Protocol, out: Path, tick=None) -> dict:
@@ -94,7 +99,7 @@ def run_cell(cell: Cell, protocol: Protocol, out: Path, tick=None) -> dict:
             if tick is not None:
                 tick(k / len(cell.folds), f"{cell.key} fold {k}")
             t0 = time.perf_counter()
-            ids, risk, surv, cuts, chosen, scores, members, extra = fit(cell, protocol, cohort, split, k)
+            ids, risk, surv, cuts, chosen, scores, members, extra, train_risk = fit(cell, protocol, cohort, split, k)
             pts = [cohort.patient(c) for c in ids]
             times, cens = [p.survival_months for p in pts], [p.censorship for p in pts]
             tr = [cohort.patient(c) for c in split.train]
@@ -103,9 +108,12 @@ def run_cell(cell: Cell, protocol: Protocol, out: Path, tick=None) -> dict:
             run.write_selection(k, Selection(
                 fold=k, chosen=chosen, inner_scores=scores, metrics=metrics, member_c_index=members,
                 cuts=tuple(float(c) for c in cuts), n_train=len(split.train), n_val=len(ids), val_case_ids=tuple(ids),
-                seconds=time.perf_counter() - t0, extra=extra))
+                seconds=time.perf_counter() - t0, reference_risk=tuple(float(x) for x in train_risk), extra=extra))
             run.log(event="fold_end", fold=k, chosen=chosen, c_index=metrics.get("c_index"), seconds=time.perf_counter() - t0)
-        return run.rebuild(_cell_summary(cell))
+        summary = run.rebuild(_cell_summary(cell))
+        if len(run.finished_folds()) == len(cell.folds):
+            summary = calibrate_finished(run, summary, lambda rec: run.log(**rec), cohort)
+        return summary
     finally:
         run.release()
 

@@ -6,7 +6,11 @@ Glossary: F folds, P_f validation patients of fold f, B bootstrap resamples.
   over folds, and a 95 % percentile bootstrap CI of that mean — patients are
   resampled with replacement *within each fold* (B resamples, seed 0), the
   per-fold C-indices recomputed and averaged. Also the mean IPCW C-index and the
-  mean integrated Brier score (IBS) of the folds.
+  mean integrated Brier score (IBS) of the folds — of the model's own survival
+  curves, and of its calibrated curves (every cell calibrated the same way:
+  :func:`memamba_core.train.scoring.calibrate_stored`) beside the Kaplan–Meier
+  null's, with the paired bootstrap interval of the gain (the cell summary's
+  ``calibrated``; blank for a cell trained before it was kept).
 * **Paired gaps** (same cohort × endpoint, so the same patients in the same
   folds): model A − model B of the mean C-index, with a CI from the *same*
   resamples applied to both models (paired bootstrap), and the share of
@@ -87,6 +91,15 @@ def _mean_metric(summary: dict, name: str) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
+def _calibrated(summary: dict) -> dict:
+    """The cell's calibrated IBS against the KM null (its summary's ``calibrated`` mean), or Nones when it has none."""
+    cal = summary.get("calibrated") or {}
+    mean = cal.get("mean") or {}
+    return {"ibs_calibrated": mean.get("ibs_model"), "ibs_km": mean.get("ibs_km"), "ibs_gain_low": mean.get("ibs_gain_low"),
+            "ibs_gain_high": mean.get("ibs_gain_high"), "vs_km": mean.get("vs_km"),
+            "calibration_error": cal.get("error") if cal else "trained before calibration was kept"}
+
+
 def cell_rows(out: Path, cells, n_boot: int = 1000) -> tuple[list[dict], dict]:
     """One row per cell with finished folds, and {cell key: its fold data} for the paired gaps."""
     from .leaderboard import cell_dir
@@ -112,6 +125,7 @@ def cell_rows(out: Path, cells, n_boot: int = 1000) -> tuple[list[dict], dict]:
             "mean_c_index": float(np.mean(per_fold)), "sd_c_index": float(np.std(per_fold, ddof=1)) if len(per_fold) > 1 else None,
             "ci_low": lo, "ci_high": hi,
             "ipcw_c_index": _mean_metric(summary, "ipcw_c_index"), "integrated_brier": _mean_metric(summary, "integrated_brier"),
+            **_calibrated(summary),
             "fold_c_index": [round(float(c), 4) for c in per_fold],
             "chosen": [f.get("chosen") for f in summary["folds"]],
             "seconds": float(sum(f.get("seconds") or 0.0 for f in summary["folds"])),
@@ -148,15 +162,21 @@ def _fmt(v, nd: int = 3) -> str:
 
 
 def _markdown(rows: list[dict], gaps: list[dict], card: dict, seconds: float, world: int) -> str:
-    lines = ["| cohort | endpoint | model | mean C-index | 95 % CI | sd over folds | IPCW C | IBS | folds |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| cohort | endpoint | model | mean C-index | 95 % CI | sd over folds | IPCW C | IBS, model's curves | "
+             "IBS, calibrated | IBS, KM null | KM − calibrated, 95 % CI | folds |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         if not r.get("n_folds"):
-            lines.append(f"| {r['cohort']} | {r['endpoint']} | {r['model']} | (not run) | | | | | 0 |")
+            lines.append(f"| {r['cohort']} | {r['endpoint']} | {r['model']} | (not run) | | | | | | | | 0 |")
             continue
+        if r.get("ibs_calibrated") is not None and r.get("ibs_gain_low") is not None:
+            gain = f"{r['ibs_km'] - r['ibs_calibrated']:+.3f} ({r['ibs_gain_low']:+.3f} – {r['ibs_gain_high']:+.3f}; {r['vs_km']})"
+        else:
+            gain = "not calibrated (see calibration_error)" if r.get("calibration_error") else "–"
         lines.append(f"| {r['cohort']} | {r['endpoint'].upper()} | {r['model']} | {_fmt(r['mean_c_index'])} | "
                      f"{_fmt(r['ci_low'])}–{_fmt(r['ci_high'])} | {_fmt(r['sd_c_index'])} | {_fmt(r['ipcw_c_index'])} | "
-                     f"{_fmt(r['integrated_brier'])} | {r['n_folds']}{'' if r['complete'] else ' (incomplete)'} |")
+                     f"{_fmt(r['integrated_brier'])} | {_fmt(r.get('ibs_calibrated'))} | {_fmt(r.get('ibs_km'))} | {gain} | "
+                     f"{r['n_folds']}{'' if r['complete'] else ' (incomplete)'} |")
     if gaps:
         lines += ["", "| cohort | endpoint | model − versus | gap (mean C) | paired 95 % CI | folds better | P(not better) |",
                   "| --- | --- | --- | --- | --- | --- | --- |"]

@@ -21,8 +21,12 @@ the run record (the grid, n_inner, inner_seeds, ensemble, cohort, folds), the
 progress log (one line per inner score and per fold), per fold the ensemble's
 validation prediction table and, written last, its selection record
 (:class:`~memamba_core.runs.Selection`: every candidate's inner scores, the winner,
-per-seed and ensemble validation metrics); the out-of-fold table and the summary
-are rebuilt after each fold.
+per-seed and ensemble validation metrics, and the final model's risks of its own
+training patients); the out-of-fold table and the summary are rebuilt after each
+fold. Once every fold is finished, the out-of-fold predictions are calibrated
+(:func:`.scoring.calibrate_stored`: each fold's map fitted on the other folds'
+predictions, docs/calibration.md) and the summary gets ``calibrated``: the
+calibrated curves' IBS against the Kaplan–Meier null per fold and in the mean.
 
 Rerunning the same call resumes (finished folds are skipped); a folder made
 with other settings is refused unless ``force``. No weights are saved: the
@@ -37,7 +41,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -54,8 +58,9 @@ from .distributed import Dist
 from .evaluate import fold_metrics
 from .examples import check_fold_events
 from .loop import _c_index, fit_fold, predict_examples
+from .scoring import calibrate_finished
 
-__all__ = ["train_nested", "inner_scores", "fit_ensemble"]
+__all__ = ["train_nested", "inner_scores", "fit_ensemble", "Ensemble"]
 
 
 def _check_grid(grid: dict[str, TrainConfig]) -> None:
@@ -72,13 +77,23 @@ def _check_grid(grid: dict[str, TrainConfig]) -> None:
                              "candidates must train on the same patients.")
 
 
-def fit_ensemble(cohort: Cohort, cfg: TrainConfig, data: FoldData, fold: int, seeds: int, d: Dist) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Train ``cfg`` with seeds 0 … seeds−1 on ``data.train`` (fold key ``fold``); predict ``data.val``.
+class Ensemble(NamedTuple):
+    """What :func:`fit_ensemble` returns. ``risk`` (P,) and ``survival`` (P, K): the seeds' means over ``data.val``;
+    ``members``: each seed's (P,) risk; ``train_risk``: (n_train,) the mean risk of ``data.train`` (the ensemble's
+    own training patients, for calibration), or None when not asked for."""
 
-    Returns (mean risk (P,), mean survival (P, K), each seed's risk).
-    """
+    risk: np.ndarray
+    survival: np.ndarray
+    members: list
+    train_risk: np.ndarray | None = None
+
+
+def fit_ensemble(cohort: Cohort, cfg: TrainConfig, data: FoldData, fold: int, seeds: int, d: Dist, *,
+                 reference: bool = False) -> Ensemble:
+    """Train ``cfg`` with seeds 0 … seeds−1 on ``data.train`` (fold key ``fold``); predict ``data.val``
+    (and ``data.train`` too with ``reference``: one more pass per seed)."""
     mcfg = resolve_model_config(cohort, cfg)
-    risks, survs = [], []
+    risks, survs, train = [], [], []
     for s in range(seeds):
         run_cfg = cfg.replace(seed=s)
         model = new_model(mcfg, run_cfg, fold, d)
@@ -86,7 +101,9 @@ def fit_ensemble(cohort: Cohort, cfg: TrainConfig, data: FoldData, fold: int, se
         r, sv = predict_examples(model, data.val, d)
         risks.append(r)
         survs.append(sv)
-    return np.mean(risks, axis=0), np.mean(survs, axis=0), risks
+        if reference:
+            train.append(predict_examples(model, data.train, d)[0])
+    return Ensemble(np.mean(risks, axis=0), np.mean(survs, axis=0), risks, np.mean(train, axis=0) if reference else None)
 
 
 def inner_scores(cohort: Cohort, grid: dict[str, TrainConfig], train_ids, fold: int, *, n_inner: int = 3,
@@ -111,7 +128,7 @@ def inner_scores(cohort: Cohort, grid: dict[str, TrainConfig], train_ids, fold: 
             if key not in cache:
                 cache[key] = prepare_fold(cohort, cfg, mcfg, part.train, part.val)
             data = cache[key]
-            risk, _, _ = fit_ensemble(cohort, cfg, data, 100 * (fold + 1) + j, inner_seeds, d)
+            risk = fit_ensemble(cohort, cfg, data, 100 * (fold + 1) + j, inner_seeds, d).risk
             per.append(_c_index([e.time for e in data.val], [e.censorship for e in data.val], risk))
         scored = [c for c in per if c is not None]
         out[name] = {"mean": float(np.mean(scored)) if scored else None, "inner": per}
@@ -193,7 +210,7 @@ def _train_nested(cohort, grid, out, n_inner, inner_seeds, ensemble, inner_split
             chosen = _winner(scores)
             cfg = grid[chosen]
             data = prepare_fold(cohort, cfg, resolve_model_config(cohort, cfg), split.train, split.val)
-            risk, surv, members = fit_ensemble(cohort, cfg, data, k, ensemble, d)
+            risk, surv, members, train_risk = fit_ensemble(cohort, cfg, data, k, ensemble, d, reference=True)
             times, cens = [e.time for e in data.val], [e.censorship for e in data.val]
             metrics = fold_metrics([e.time for e in data.train], [e.censorship for e in data.train], times, cens, risk, surv, data.cuts)
             run.write_fold_predictions(k, val_frame(k, data.val, risk, surv))
@@ -202,11 +219,14 @@ def _train_nested(cohort, grid, out, n_inner, inner_seeds, ensemble, inner_split
                 member_c_index=[_c_index(times, cens, r) for r in members],
                 cuts=tuple(float(c) for c in data.cuts), n_train=len(data.train), n_val=len(data.val),
                 val_case_ids=tuple(e.case_id for e in data.val), seconds=time.perf_counter() - t0,
+                reference_risk=tuple(float(x) for x in train_risk),
             )
             run.write_selection(k, selection)
             log({"event": "fold_end", "fold": k, "chosen": chosen, "inner_mean": scores[chosen]["mean"],
                  "c_index": metrics.get("c_index"), "seconds": selection.seconds})
         summary = run.rebuild(_nested_summary(len(folds), record))
+        if len(run.finished_folds()) == len(folds):
+            summary = calibrate_finished(run, summary, log, cohort)
         log({"event": "run_end", "finished": run.finished_folds()})
         return summary
     finally:

@@ -35,7 +35,8 @@ import pandas as pd
 from ..data import Bag, Cohort
 from ..errors import InputError
 from ..models import SurvivalOutput
-from ..runs import finished_folds, read_calibration, read_oof, write_calibrated_oof, write_calibration
+from ..runs import (finished_folds, fold_metas, read_calibration, read_oof, read_run_record, run_kind, write_calibrated_oof,
+                    write_calibration)
 from ..runs.calibration import monthly_columns
 from ..survival.calibration import MIN_AT_RISK, CalibrationMap, fit_cross_fold
 from ..survival.clinical_terms import (ClinicalPrediction, automatic_horizons, predict_ensemble, predict_one_model,
@@ -57,6 +58,9 @@ __all__ = [
     "calibration_min_at_risk",
     "calibrated_oof_frame",
     "calibrate_and_store",
+    "calibrate_stored",
+    "calibrated_quality",
+    "calibrate_finished",
     "stored_maps",
     "CROSS_FOLD_SOURCE",
     "clinical_row",
@@ -182,7 +186,18 @@ def calibrate_run(models: RunModels, cohort: Cohort, oof: pd.DataFrame | None = 
     :func:`~memamba_core.survival.calibration.fit_cross_fold`). ``oof``: the run's
     out-of-fold frame (default: recomputed by :func:`run_oof`). Needs every fold finished."""
     oof = run_oof(models, cohort) if oof is None else oof
-    refs = {k: reference_risks(m, cohort) for k, m in models.folds.items()}
+    return _cross_fold(oof, {k: reference_risks(m, cohort) for k, m in models.folds.items()}, min_at_risk)
+
+
+def _cross_fold(oof: pd.DataFrame, refs: dict[int, np.ndarray], min_at_risk: int) -> dict[int, CalibrationMap]:
+    """The cross-fold maps, after checking that no patient is validated in two folds (else fold k's sample would hold
+    patients fold k scores)."""
+    twice = oof["case_id"].astype(str)
+    twice = sorted(set(twice[twice.duplicated()]))
+    if twice:
+        raise InputError(f"calibration: patient(s) {', '.join(twice[:5])}{' …' if len(twice) > 5 else ''} are validation "
+                         "patients of more than one fold; the other folds' predictions are not training patients of a fold "
+                         "then — calibrate only runs whose validation folds do not overlap.")
     return fit_cross_fold(oof["risk"], oof["fold"], oof["survival_months"], 1 - oof["censorship"].to_numpy(int), refs,
                           min_at_risk=min_at_risk)
 
@@ -262,6 +277,73 @@ def calibrate_and_store(run: str | Path, cohort: Cohort, *, min_at_risk: int | N
     write_calibrated_oof(models.run, calibrated_oof_frame(oof, maps))
     write_calibration(models.run, maps, source=CROSS_FOLD_SOURCE, min_at_risk=n_at_risk)
     return maps
+
+
+def calibrate_stored(run: str | Path, *, min_at_risk: int | None = None) -> dict[int, CalibrationMap]:
+    """:func:`calibrate_and_store` for a nested run (``memamba benchmark`` cells, :func:`~.nested.train_nested`),
+    which keeps no weights: each fold's reference risks come from its selection record
+    (:attr:`~memamba_core.runs.Selection.reference_risk`, kept when the fold was trained).
+
+    Raises:
+        InputError: not a nested run, an unfinished fold, a fold trained before reference risks were kept
+        (retrain it), or too small a sample.
+    """
+    if run_kind(run) != "nested":
+        raise InputError(f"{run}: not a nested run; calibrate a cross-validated run from its weights (`memamba calibrate RUN COHORT`).")
+    record, oof = read_run_record(run), read_oof(run)
+    n_folds = record.n_folds if record is not None else 0
+    selections = fold_metas(run)
+    if oof is None or n_folds < 2 or sorted(selections) != list(range(n_folds)):
+        raise InputError(f"{run}: calibration needs every fold finished (≥ 2); finished: {sorted(selections)} of {n_folds}.")
+    old = sorted(k for k, sel in selections.items() if len(sel.reference_risk) < 2)
+    if old:
+        raise InputError(f"{run}: fold(s) {', '.join(map(str, old))} were trained before reference risks were kept; "
+                         "rerun them (the same command with --force) to calibrate this run.")
+    n_at_risk = calibration_min_at_risk(oof.frame["fold"]) if min_at_risk is None else int(min_at_risk)
+    maps = _cross_fold(oof.frame, {k: np.asarray(sel.reference_risk, float) for k, sel in selections.items()}, n_at_risk)
+    write_calibrated_oof(run, calibrated_oof_frame(oof.frame, maps))
+    write_calibration(run, maps, source=CROSS_FOLD_SOURCE, min_at_risk=n_at_risk)
+    return maps
+
+
+def calibrated_quality(run: str | Path, maps: dict[int, CalibrationMap], cohort: Cohort | None = None) -> dict:
+    """The run's calibrated out-of-fold quality as plain JSON: IBS of the calibrated curves against the
+    Kaplan–Meier null per fold and in the mean, with the gain's paired bootstrap interval
+    (:func:`~memamba_core.survival.quality.brier_vs_null`, :func:`~memamba_core.survival.quality.brier_record`).
+
+    Censoring weights and the null come from each fold's training patients: those of the run record, with their
+    outcomes from ``cohort``; without a cohort, the other folds' validation patients (the same for folds that
+    partition the cohort)."""
+    from ..survival.quality import brier_record, brier_vs_null, calibrated_oof
+
+    train = None
+    if cohort is not None:
+        folds = read_run_record(run).folds
+        train = {}
+        for k in maps:
+            pts = [cohort.patient(c) for c in folds[k]["train"]]
+            train[k] = (np.array([p.survival_months for p in pts], float), np.array([1 - p.censorship for p in pts], int))
+    return {"source": CROSS_FOLD_SOURCE, **brier_record(brier_vs_null(calibrated_oof(read_oof(run).frame, maps), train))}
+
+
+def calibrate_finished(run, summary: dict, log, cohort: Cohort | None = None) -> dict:
+    """A nested run with every fold finished: calibrate it (:func:`calibrate_stored`) and add ``calibrated``
+    (:func:`calibrated_quality`, with ``cohort``'s training outcomes) to its summary, written again. ``run``: its
+    :class:`~memamba_core.runs.RunFolder`; ``log``: called with the progress record. A run that cannot be
+    calibrated (too small a sample, a model that gives everyone the same score) has not failed: the progress
+    record and the summary's ``calibrated: {"error": …}`` say why."""
+    try:
+        maps = calibrate_stored(run.path)
+        quality = calibrated_quality(run.path, maps, cohort)
+    except (InputError, ValueError, np.linalg.LinAlgError) as err:
+        log({"event": "calibration", "ok": False, "error": str(err)})
+        quality = {"error": str(err)}
+    else:
+        log({"event": "calibration", "ok": True, "folds": sorted(maps), "ibs_model": quality["mean"]["ibs_model"],
+             "ibs_km": quality["mean"]["ibs_km"]})
+    summary = {**summary, "calibrated": quality}
+    run.write_summary(summary)
+    return summary
 
 
 def stored_maps(run: str | Path) -> dict[int, CalibrationMap] | None:
