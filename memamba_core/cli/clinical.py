@@ -93,21 +93,22 @@ def _fold_clinical_columns(df, loaded, horizons):
 
 def _cmd_calibrate(args) -> int:
     from ..data import load_cohort
-    from ..runs import RunFolder, RunPaths, read_summary, run_kind
-    from ..train.scoring import calibrate_and_store, calibrate_stored, calibrated_quality
+    from ..runs import RunPaths, run_kind
+    from ..train.scoring import calibrate_and_store, calibrate_nested
 
     cohort = load_cohort(args.cohort, cache_items=100_000)
     nested = run_kind(args.run) == "nested"
-    maps = calibrate_stored(args.run) if nested else calibrate_and_store(args.run, cohort)
+    if nested:  # no weights to score with later: the summary keeps how the calibrated curves score
+        maps, summary = calibrate_nested(args.run, cohort)
+    else:
+        maps = calibrate_and_store(args.run, cohort)
     for k, m in sorted(maps.items()):
         print(f"fold {k}: slope β {m.fit.beta:.3f} on {m.sample_z.size} training patients scored out-of-fold "
               f"({int(m.sample_events.sum())} events); horizons up to {m.horizon_limit:.1f} months")
     paths = RunPaths(args.run)
     written = [paths.calibration, paths.calibrated_oof]
-    if nested:  # no weights to score with later: the summary keeps how the calibrated curves score
-        quality = calibrated_quality(args.run, maps, cohort)
-        RunFolder(args.run, kind="nested").write_summary({**(read_summary(args.run) or {}), "calibrated": quality})
-        mean = quality["mean"]
+    if nested:
+        mean = summary["calibrated"]["mean"]
         if mean.get("ibs_model") is None or mean.get("ibs_gain_low") is None:
             print("calibrated IBS: undefined on these folds (too few events inside their follow-up)")
         else:

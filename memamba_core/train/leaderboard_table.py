@@ -97,7 +97,8 @@ def _calibrated(summary: dict) -> dict:
     mean = cal.get("mean") or {}
     return {"ibs_calibrated": mean.get("ibs_model"), "ibs_km": mean.get("ibs_km"), "ibs_gain_low": mean.get("ibs_gain_low"),
             "ibs_gain_high": mean.get("ibs_gain_high"), "vs_km": mean.get("vs_km"),
-            "calibration_error": cal.get("error") if cal else "trained before calibration was kept"}
+            "calibration_error": cal.get("error") if cal else ("trained before calibration was kept" if summary.get("complete")
+                                                                else "not every fold is finished")}
 
 
 def cell_rows(out: Path, cells, n_boot: int = 1000) -> tuple[list[dict], dict]:

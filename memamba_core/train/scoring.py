@@ -35,8 +35,8 @@ import pandas as pd
 from ..data import Bag, Cohort
 from ..errors import InputError
 from ..models import SurvivalOutput
-from ..runs import (finished_folds, fold_metas, read_calibration, read_oof, read_run_record, run_kind, write_calibrated_oof,
-                    write_calibration)
+from ..runs import (RunFolder, finished_folds, fold_metas, read_calibration, read_oof, read_run_record, read_summary, run_kind,
+                    write_calibrated_oof, write_calibration)
 from ..runs.calibration import monthly_columns
 from ..survival.calibration import MIN_AT_RISK, CalibrationMap, fit_cross_fold
 from ..survival.clinical_terms import (ClinicalPrediction, automatic_horizons, predict_ensemble, predict_one_model,
@@ -60,6 +60,7 @@ __all__ = [
     "calibrate_and_store",
     "calibrate_stored",
     "calibrated_quality",
+    "calibrate_nested",
     "calibrate_finished",
     "stored_maps",
     "CROSS_FOLD_SOURCE",
@@ -326,23 +327,31 @@ def calibrated_quality(run: str | Path, maps: dict[int, CalibrationMap], cohort:
     return {"source": CROSS_FOLD_SOURCE, **brier_record(brier_vs_null(calibrated_oof(read_oof(run).frame, maps), train))}
 
 
+def calibrate_nested(run: str | Path, cohort: Cohort | None = None, summary: dict | None = None) -> tuple[dict, dict]:
+    """Calibrate a finished nested run (:func:`calibrate_stored`) and write its summary again with ``calibrated``
+    (:func:`calibrated_quality`, with ``cohort``'s training outcomes); ``summary``: the one to extend (default: the
+    run's own). Returns (fold → map, the new summary); InputError as :func:`calibrate_stored`."""
+    maps = calibrate_stored(run)
+    base = (read_summary(run) or {}) if summary is None else summary
+    summary = {**base, "calibrated": calibrated_quality(run, maps, cohort)}
+    RunFolder(run, kind="nested").write_summary(summary)
+    return maps, summary
+
+
 def calibrate_finished(run, summary: dict, log, cohort: Cohort | None = None) -> dict:
-    """A nested run with every fold finished: calibrate it (:func:`calibrate_stored`) and add ``calibrated``
-    (:func:`calibrated_quality`, with ``cohort``'s training outcomes) to its summary, written again. ``run``: its
+    """A nested run with every fold finished, at the end of its training: :func:`calibrate_nested`. ``run``: its
     :class:`~memamba_core.runs.RunFolder`; ``log``: called with the progress record. A run that cannot be
     calibrated (too small a sample, a model that gives everyone the same score) has not failed: the progress
     record and the summary's ``calibrated: {"error": …}`` say why."""
     try:
-        maps = calibrate_stored(run.path)
-        quality = calibrated_quality(run.path, maps, cohort)
+        maps, summary = calibrate_nested(run.path, cohort, summary)
     except (InputError, ValueError, np.linalg.LinAlgError) as err:
         log({"event": "calibration", "ok": False, "error": str(err)})
-        quality = {"error": str(err)}
-    else:
-        log({"event": "calibration", "ok": True, "folds": sorted(maps), "ibs_model": quality["mean"]["ibs_model"],
-             "ibs_km": quality["mean"]["ibs_km"]})
-    summary = {**summary, "calibrated": quality}
-    run.write_summary(summary)
+        summary = {**summary, "calibrated": {"error": str(err)}}
+        run.write_summary(summary)
+        return summary
+    mean = summary["calibrated"]["mean"]
+    log({"event": "calibration", "ok": True, "folds": sorted(maps), "ibs_model": mean["ibs_model"], "ibs_km": mean["ibs_km"]})
     return summary
 
 
